@@ -1,0 +1,38 @@
+# Two commands for a new machine: `make demo` and `make test` (see README.md).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_DAYS ?= 3
+export DAGSTER_HOME := $(CURDIR)
+
+.PHONY: install demo dev test bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/sentiment-pipeline generate-sample --out data/landing --days $(DEMO_DAYS) --rows-per-day 400 --extra-cols 40
+	$(BIN)/dagster asset materialize -m sentiment_pipeline.definitions --select '*' \
+		--partition-range "$$($(BIN)/python -c 'from datetime import UTC, datetime, timedelta as d; t = datetime.now(UTC).date(); print(f"{t - d(days=$(DEMO_DAYS))}...{t - d(days=1)}")')"
+	@echo
+	@echo "Done. Parquet assets:  data/<asset>/year=YYYY/month=MM/day=DD/*.parquet"
+	@echo "Dagster UI:            make dev   (then open http://127.0.0.1:3000)"
+
+dev: install
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+test: install
+	$(BIN)/pytest -q
+
+bench: install
+	$(BIN)/python benchmarks/ingest_wide.py
+
+clean:
+	rm -rf $(VENV) .dagster data .pytest_cache

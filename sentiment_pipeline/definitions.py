@@ -1,0 +1,11 @@
+"""The one ``dg.Definitions`` of the project (``dagster dev`` loads it through workspace.yaml)."""
+
+import dagster as dg
+
+from sentiment_pipeline.ingest_assets import ingest
+from sentiment_pipeline.io_manager import ParquetIOManager
+
+defs = dg.Definitions(
+    assets=[ingest],
+    resources={"parquet_io_manager": ParquetIOManager()},
+)

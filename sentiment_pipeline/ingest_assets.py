@@ -1,0 +1,114 @@
+"""Dagster shell around ``ingest``: landing files of a day -> ``ticket`` and ``ticket_rejects``."""
+
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+
+import dagster as dg
+import polars as pl
+
+from sentiment_pipeline import storage
+from sentiment_pipeline.ingest import DayIngest, LandingFile, ingest_day
+from sentiment_pipeline.io_manager import Partition
+from sentiment_pipeline.partitions import daily_partitions
+from sentiment_pipeline.schemas import DESCRIPTIONS, TICKET_CANONICAL, TICKET_LINEAGE, TICKET_REJECTS
+
+
+def table_schema(schema: dict[str, pl.DataType]) -> dg.TableSchema:
+    return dg.TableSchema(
+        columns=[dg.TableColumn(name, str(dtype), description=DESCRIPTIONS.get(name, "")) for name, dtype in schema.items()]
+    )
+
+
+def landing_files(landing_root: str, partition_key: str) -> list[LandingFile]:
+    """Every export in ``<landing root>/YYYY-MM-DD/`` (none if the folder does not exist).
+
+    Names starting with '.' or '_' (editor files, ``_SUCCESS`` markers) are not exports.
+    """
+    folder = storage.join(landing_root, storage.partition_day(partition_key).isoformat())
+    return [
+        LandingFile(uri, storage.read_bytes(uri))
+        for info in storage.list_files(folder)
+        if not info.base_name.startswith((".", "_"))
+        for uri in [storage.uri_of(folder, info.path)]
+    ]
+
+
+class DailyIngest:
+    """Ingests the days of a run one at a time, when the IO manager asks for each.
+
+    ``tickets`` is consumed first (a day's wide frame is written, then dropped); each day's
+    small rejects frame and counts are kept for ``rejects`` and the run's metadata.
+    """
+
+    def __init__(self, partition_keys: list[str], landing_root: str, ingested_at: datetime):
+        self.partition_keys = partition_keys
+        self.landing_root = landing_root
+        self.ingested_at = ingested_at
+        self.done: dict[str, DayIngest] = {}
+
+    def day(self, partition_key: str) -> DayIngest:
+        if partition_key not in self.done:
+            self.done[partition_key] = ingest_day(landing_files(self.landing_root, partition_key), self.ingested_at)
+        return self.done[partition_key]
+
+    def tickets(self) -> Mapping[str, Partition]:
+        return _LazyDays(self.partition_keys, lambda key: Partition(self.day(key).tickets, tuple(self.day(key).files)))
+
+    def rejects(self) -> Mapping[str, Partition]:
+        return _LazyDays(self.partition_keys, lambda key: Partition(self.day(key).rejects, tuple(self.day(key).files)))
+
+    def summary(self) -> dict[str, object]:
+        input_rows = sum(d.input_rows for d in self.done.values())
+        rejects = sum(d.rejects.height for d in self.done.values())
+        file_rejects = sum(d.rejects.get_column("source_row").null_count() for d in self.done.values())
+        return {
+            "input_rows": input_rows,
+            "rejects": rejects,
+            "file_rejects": file_rejects,
+            "reject_share": round((rejects - file_rejects) / input_rows, 6) if input_rows else 0.0,
+            "files": sum(len(d.files) for d in self.done.values()),
+            "notes": dg.MetadataValue.md("\n".join(f"- {n}" for d in self.done.values() for n in d.notes) or "none"),
+        }
+
+
+class _LazyDays(Mapping[str, Partition]):
+    def __init__(self, keys: list[str], compute):
+        self.keys_ = keys
+        self.compute = compute
+
+    def __getitem__(self, key: str) -> Partition:
+        if key not in self.keys_:
+            raise KeyError(key)
+        return self.compute(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys_)
+
+    def __len__(self) -> int:
+        return len(self.keys_)
+
+
+@dg.multi_asset(
+    outs={
+        "ticket": dg.AssetOut(
+            description="One row per ticket: typed canonical columns, lineage, then every custom field of the exports (as text).",
+            io_manager_key="parquet_io_manager",
+            metadata={"dagster/column_schema": table_schema({**TICKET_CANONICAL, **TICKET_LINEAGE})},
+            kinds={"polars", "parquet"},
+        ),
+        "ticket_rejects": dg.AssetOut(
+            description="One row per rejected input row (or unreadable file): file, row number, raw content, reason.",
+            io_manager_key="parquet_io_manager",
+            metadata={"dagster/column_schema": table_schema(TICKET_REJECTS)},
+            kinds={"polars", "parquet"},
+        ),
+    },
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="ingest",
+)
+def ingest(context: dg.AssetExecutionContext):
+    """Reads every landing file of each day in the run; every input row lands in exactly one of the two."""
+    run = DailyIngest(context.partition_keys, storage.landing_root(), datetime.now(UTC))
+    yield dg.Output(run.tickets(), "ticket")
+    yield dg.Output(run.rejects(), "ticket_rejects", metadata=run.summary())

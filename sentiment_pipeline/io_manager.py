@@ -1,0 +1,140 @@
+"""Polars frames <-> one Parquet object per daily partition (see ``storage`` for the layout)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import dagster as dg
+import polars as pl
+from pydantic import Field, PrivateAttr
+
+from sentiment_pipeline import __version__, storage
+
+LINEAGE_KEY = "sentiment_pipeline.lineage"
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One day's frame and the files it was made from (recorded as lineage in the object)."""
+
+    frame: pl.DataFrame | pl.LazyFrame
+    source_files: tuple[str, ...] = ()
+
+
+Frame = pl.DataFrame | pl.LazyFrame | Partition
+
+
+class ParquetIOManager(dg.ConfigurableIOManager):
+    """Stores each daily partition of an asset as one Parquet object, written whole.
+
+    An asset returns a frame (``DataFrame``, ``LazyFrame`` or ``Partition``) for a one-day
+    run, or a mapping ``{partition_key: frame}`` covering every day of a range run (a
+    single-run backfill). Each day becomes its own object, written one at a time (a lazy
+    mapping computes a day only when it is written) and a lazy frame is streamed, so
+    neither a long range nor a wide day has to sit in memory. Inputs load as one lazy scan
+    over the requested upstream days, with a ``partition_date`` column.
+    """
+
+    root: str | None = Field(
+        default=None,
+        description="Local folder or s3://bucket/prefix; defaults to SENTIMENT_STORAGE_ROOT (./data).",
+    )
+    compression: str = Field(default="snappy", description="Parquet codec: snappy, zstd, lz4, gzip, uncompressed.")
+
+    _loaded: dict[str, dict[str, list[str]]] = PrivateAttr(default_factory=dict)
+
+    def resolved_root(self) -> str:
+        return storage.normalise_root(self.root) if self.root else storage.storage_root()
+
+    def handle_output(self, context: dg.OutputContext, obj: Frame | Mapping[str, Frame]):
+        asset = _asset_name(context)
+        frames = _frames_by_partition(asset, context.asset_partition_keys, obj)
+        root = self.resolved_root()
+        upstream = self._loaded.pop(context.step_key, {})
+        rows = size = columns = 0
+        uris = []
+        for partition_key, frame in frames.items():
+            partition = frame if isinstance(frame, Partition) else Partition(frame)
+            uri = storage.partition_uri(root, asset, partition_key)
+            lineage = {
+                "asset": asset,
+                "partition": partition_key,
+                "run_id": context.run_id,
+                "code_version": __version__,
+                "written_at": datetime.now(UTC).isoformat(),
+                "source_files": [*partition.source_files, *upstream.get(partition_key, [])],
+            }
+            written_rows, written_bytes = storage.write_parquet(
+                partition.frame, uri, compression=self.compression, metadata={LINEAGE_KEY: json.dumps(lineage)}
+            )
+            _remove_strays(storage.partition_dir(root, asset, partition_key), keep=uri)
+            rows += written_rows
+            size += written_bytes
+            columns = max(columns, len(partition.frame.collect_schema()))
+            uris.append(uri)
+            context.log.info(f"wrote {written_rows} rows of {asset} to {uri}")
+        context.add_output_metadata(
+            {
+                "dagster/row_count": rows,
+                "bytes": size,
+                "partitions_written": len(uris),
+                "columns": columns,
+                "path": dg.MetadataValue.path(uris[0] if len(uris) == 1 else storage.join(root, asset)),
+            }
+        )
+
+    def load_input(self, context: dg.InputContext) -> pl.LazyFrame:
+        asset = _asset_name(context)
+        root = self.resolved_root()
+        keys = context.asset_partition_keys
+        scan = storage.scan_partitions(root, asset, keys)
+        loaded = self._loaded.setdefault(context.step_context.step.key if context.step_context else "", {})
+        for key in keys:
+            loaded.setdefault(key, []).append(storage.partition_uri(root, asset, key))
+        return scan
+
+
+def _asset_name(context: dg.InputContext | dg.OutputContext) -> str:
+    if not context.has_asset_key or not context.has_asset_partitions:
+        raise dg.DagsterInvariantViolationError(
+            "ParquetIOManager stores daily-partitioned assets only; "
+            f"{context.get_identifier()} has no asset key or partitions"
+        )
+    return storage.check_asset_name("_".join(context.asset_key.path))
+
+
+def _frames_by_partition(asset: str, partition_keys: list[str], obj: Frame | Mapping[str, Frame]) -> Mapping[str, Frame]:
+    """Match what the asset returned to the run's partitions, refusing any mismatch."""
+    if isinstance(obj, Frame):
+        if len(partition_keys) != 1:
+            raise dg.DagsterInvariantViolationError(
+                f"asset '{asset}' returned one frame for a run of {len(partition_keys)} partitions; "
+                "return a {partition_key: frame} mapping with one frame per day"
+            )
+        return {partition_keys[0]: obj}
+    if not isinstance(obj, Mapping):
+        raise dg.DagsterInvariantViolationError(
+            f"asset '{asset}' returned {type(obj).__name__}; expected a polars DataFrame or a "
+            "{partition_key: frame} mapping"
+        )
+    if set(obj) != set(partition_keys):
+        missing = sorted(set(partition_keys) - set(obj))
+        extra = sorted(set(obj) - set(partition_keys))
+        raise dg.DagsterInvariantViolationError(
+            f"asset '{asset}' returned frames that do not match the run's partitions "
+            f"(missing: {missing[:5]}, not in this run: {extra[:5]})"
+        )
+    return obj
+
+
+def _remove_strays(partition_dir: str, keep: str) -> None:
+    """Keep exactly one object per partition, even if an older layout left others."""
+    strays = [
+        storage.uri_of(partition_dir, info.path)
+        for info in storage.list_files(partition_dir)
+        if info.base_name.endswith(".parquet") and storage.uri_of(partition_dir, info.path) != keep
+    ]
+    storage.delete(strays)

@@ -1,0 +1,211 @@
+"""Realistic sample exports for demos, tests and benchmarks (deterministic for a seed).
+
+Each day gets a wide CSV export (canonical columns under a mix of header aliases, plus
+``extra_cols`` custom fields of several kinds) and a small JSON-lines export with nested
+custom fields. Texts carry positive, negative and neutral support language and the
+entities later stages extract. A small share of rows is dirty on purpose (duplicate id,
+blank id, unparseable timestamp, out-of-range csat) so the rejects path has work to show.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from importlib import resources
+from pathlib import Path
+
+import polars as pl
+
+CHANNELS = ["email", "chat", "phone", "web", "social"]
+STATUSES_OPEN = ["new", "open", "pending"]
+PRIORITIES = ["low", "normal", "high", "urgent"]
+TAGS = ["billing", "refund", "outage", "login", "shipping", "bug", "feature-request", "vip", "hardware"]
+
+NEGATIVE = [
+    ("Charged twice for {order}", "I was charged twice for order {order} ({money}). Still waiting for the refund, no response since {days} days."),
+    ("{product} crashes on start", "After the update to {version} the {product} crashes on start with error {error}. This is unacceptable."),
+    ("Refund never came", "The refund of {money} for {order} never came. I have emailed {email} three times. Very disappointed."),
+    ("Still waiting", "Still waiting on a reply about my {product}. Call me at {phone}, I cannot keep chasing you."),
+    ("Cannot log in", "I can't log in to {url} since yesterday, it keeps failing with {error}. Nothing works!"),
+    ("Broken on arrival", "My {product} arrived broken and support has not answered. Order {order}. Worst experience ever 😡"),
+]
+POSITIVE = [
+    ("Works now, thanks", "Thanks a lot, the {product} works now after installing {version}. Great support!"),
+    ("Resolved", "The issue with order {order} is resolved and the {money} refund arrived. Really appreciate the quick help 🙂"),
+    ("Love the {product}", "Just wanted to say the {product} is excellent. Setup took five minutes following {url}."),
+    ("Fixed", "Agent was super helpful, {error} is gone and everything is fixed. Thank you!"),
+]
+NEUTRAL = [
+    ("Question about {product}", "How do I change the billing e-mail on my {product} account to {email}?"),
+    ("Invoice request", "Please send the invoice for order {order} ({money}) to {email}."),
+    ("Firmware question", "Which firmware is current for the {product}? Mine reports {version}."),
+    ("Address change", "I moved. Please update the delivery address for {order}; my number is {phone}."),
+]
+ERRORS = ["E1042", "E2210", "ERR_TIMEOUT", "ERR_AUTH_FAILED", "E0503"]
+BERLIN_SUMMER = timezone(timedelta(hours=2))
+CURRENCY_FORMATS = ["${amount:,.2f}", "{amount:.2f} EUR", "{amount:,.2f} USD"]
+
+
+@dataclass(frozen=True)
+class SampleSpec:
+    out: Path
+    days: int = 3
+    rows_per_day: int = 500
+    extra_cols: int = 40
+    end: date | None = None  # last day written; yesterday (UTC) if not given
+    dirty: bool = True
+    seed: int = 7
+
+
+def product_catalog() -> list[str]:
+    text = resources.files("sentiment_pipeline").joinpath("data/products.txt").read_text()
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def generate(spec: SampleSpec) -> list[Path]:
+    """Write ``spec.days`` landing folders ending at ``spec.end``; returns the files written."""
+    end = spec.end or (datetime.now(UTC).date() - timedelta(days=1))
+    written = []
+    for offset in range(spec.days - 1, -1, -1):
+        day = end - timedelta(days=offset)
+        folder = spec.out / day.isoformat()
+        folder.mkdir(parents=True, exist_ok=True)
+        rng = random.Random(f"{spec.seed}-{day}")
+        first_id = 100_000 + (day - date(2020, 1, 1)).days * 100_000
+        canonical = _canonical_rows(rng, day, first_id, spec.rows_per_day)
+        if spec.dirty and spec.rows_per_day >= 20:
+            _make_dirty(canonical, rng)
+        wide = pl.DataFrame(canonical, schema={name: pl.String for name in canonical[0]}).hstack(
+            custom_fields(spec.rows_per_day, spec.extra_cols, seed=day.toordinal())
+        )
+        csv_path = folder / f"tickets-{day}.csv"
+        wide.write_csv(csv_path)
+        written.append(csv_path)
+        jsonl_path = folder / f"chat-{day}.jsonl"
+        jsonl_path.write_text(_chat_export(rng, day, first_id + 50_000, max(5, spec.rows_per_day // 20)))
+        written.append(jsonl_path)
+    return written
+
+
+def _canonical_rows(rng: random.Random, day: date, first_id: int, count: int) -> list[dict[str, str | None]]:
+    catalog = product_catalog()
+    rows = []
+    for index in range(count):
+        created = datetime.combine(day, time()) + timedelta(seconds=rng.randrange(86_400))
+        mood = rng.choices(["negative", "positive", "neutral"], weights=[45, 25, 30])[0]
+        subject, body = _text(rng, mood, catalog)
+        solved = rng.random() < 0.55
+        resolved = created + timedelta(minutes=rng.randrange(10, 72 * 60)) if solved else None
+        rows.append(
+            {
+                # header aliases on purpose: the ingest maps them to canonical names
+                "Ticket_Number": str(first_id + index),
+                "Created": _timestamp_text(rng, created),
+                "subject": subject,
+                "Description": body,
+                "channel": rng.choice(CHANNELS) if rng.random() > 0.02 else None,
+                "product": rng.choice(catalog) if rng.random() > 0.05 else None,
+                "customer_id": f"C{rng.randrange(1, 5000):06d}",
+                "agent_id": f"A{rng.randrange(1, 25):03d}" if rng.random() > 0.03 else None,
+                "status": "solved" if solved else rng.choice(STATUSES_OPEN),
+                "priority": rng.choice(PRIORITIES),
+                "resolved_at": resolved.strftime("%Y-%m-%dT%H:%M:%SZ") if resolved else None,
+                "csat": str(rng.randint(1, 5)) if solved and rng.random() < 0.6 else None,
+                "tags": ";".join(rng.sample(TAGS, rng.randrange(0, 3))) or None,
+            }
+        )
+    return rows
+
+
+def _timestamp_text(rng: random.Random, moment: datetime) -> str:
+    """The same UTC instant written the ways real exports write it."""
+    style = rng.random()
+    if style < 0.6:
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if style < 0.8:
+        return moment.strftime("%Y-%m-%d %H:%M:%S")
+    return moment.replace(tzinfo=UTC).astimezone(BERLIN_SUMMER).isoformat()
+
+
+def _text(rng: random.Random, mood: str, catalog: list[str]) -> tuple[str, str]:
+    subject, body = rng.choice({"negative": NEGATIVE, "positive": POSITIVE, "neutral": NEUTRAL}[mood])
+    amount = rng.randrange(500, 250_000) / 100
+    values = {
+        "product": rng.choice(catalog),
+        "order": f"ORD-{rng.randrange(100000, 999999)}",
+        "email": f"{rng.choice(['ana', 'li.wei', 'j.smith', 'omar'])}{rng.randrange(100)}@example.com",
+        "phone": f"+1 415-555-{rng.randrange(0, 10000):04d}",
+        "url": f"https://status.example.com/{rng.choice(['login', 'incidents', 'setup'])}",
+        "money": rng.choice(CURRENCY_FORMATS).format(amount=amount),
+        "error": rng.choice(ERRORS),
+        "version": f"v{rng.randrange(1, 5)}.{rng.randrange(0, 10)}.{rng.randrange(0, 20)}",
+        "days": str(rng.randrange(2, 15)),
+    }
+    return subject.format(**values), body.format(**values)
+
+
+def _make_dirty(rows: list[dict[str, str | None]], rng: random.Random) -> None:
+    """A handful of rows that ingest must quarantine with a reason."""
+    victims = rng.sample(range(1, len(rows)), 4)
+    rows[victims[0]]["Ticket_Number"] = rows[0]["Ticket_Number"]  # duplicate id
+    rows[victims[1]]["Ticket_Number"] = ""  # blank id
+    rows[victims[2]]["Created"] = "last tuesday"  # unparseable timestamp
+    rows[victims[3]]["csat"] = "7"  # csat out of range
+
+
+def _chat_export(rng: random.Random, day: date, first_id: int, count: int) -> str:
+    """JSON lines with nested custom fields (flattened by ingest) and list-valued tags."""
+    catalog = product_catalog()
+    lines = []
+    for index in range(count):
+        created = datetime.combine(day, time(), tzinfo=UTC) + timedelta(seconds=rng.randrange(86_400))
+        mood = rng.choice(["negative", "positive", "neutral"])
+        subject, body = _text(rng, mood, catalog)
+        record = {
+            "id": str(first_id + index),
+            "timestamp": created.isoformat(),
+            "subject": subject,
+            "message": body,
+            "channel": "chat",
+            "product": rng.choice(catalog),
+            "customer_id": f"C{rng.randrange(1, 5000):06d}",
+            "agent_id": f"A{rng.randrange(1, 25):03d}",
+            "status": "open",
+            "priority": rng.choice(PRIORITIES),
+            "tags": rng.sample(TAGS, 2),
+            "session": {"browser": rng.choice(["firefox", "chrome", "safari"]), "wait_seconds": rng.randrange(5, 900)},
+        }
+        lines.append(json.dumps(record, ensure_ascii=False))
+    return "\n".join(lines) + "\n"
+
+
+def custom_fields(rows: int, columns: int, seed: int) -> pl.DataFrame:
+    """``columns`` custom fields of mixed kinds, built column-wise (fast at 10k x 1,600).
+
+    Kinds cycle: zero-padded codes (must stay strings), integers, decimals, categories,
+    booleans, and sparse text that is empty in the first rows and set further down (a
+    reader that infers types from the first rows gets it wrong).
+    """
+    index = pl.int_range(rows, eager=True).alias("i")
+    frame = pl.DataFrame(index)
+    expressions = []
+    for number in range(columns):
+        name = f"cf_{number:04d}"
+        noise = (pl.col("i") * 2_654_435_761 + number * 40_503).hash(seed)
+        kind = number % 6
+        if kind == 0:
+            value = (noise % 1_000_000).cast(pl.String).str.zfill(6)
+        elif kind == 1:
+            value = (noise % 10_000).cast(pl.String)
+        elif kind == 2:
+            value = ((noise % 100_000).cast(pl.Float64) / 100).round(2).cast(pl.String)
+        elif kind == 3:
+            value = pl.lit("gold,silver,bronze,none").str.split(",").list.get((noise % 4).cast(pl.Int64))
+        elif kind == 4:
+            value = pl.when(noise % 2 == 0).then(pl.lit("true")).otherwise(pl.lit("false"))
+        else:
+            value = pl.when((pl.col("i") > rows // 2) & (noise % 50 == 0)).then(pl.format("note {}", noise % 997))
+        expressions.append(value.alias(name))
+    return frame.select(expressions)

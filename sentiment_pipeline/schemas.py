@@ -1,0 +1,68 @@
+"""One schema per asset: it drives the writers, the column-schema metadata and the checks."""
+
+from __future__ import annotations
+
+import polars as pl
+
+UTC_TIMESTAMP = pl.Datetime("us", "UTC")
+
+# Canonical ticket columns, in order, with the lower-case input headers that map to each
+# (the canonical name itself first; matching is case-insensitive).
+TICKET_CANONICAL: dict[str, pl.DataType] = {
+    "ticket_id": pl.String(),
+    "created_at": UTC_TIMESTAMP,
+    "subject": pl.String(),
+    "body": pl.String(),
+    "channel": pl.String(),
+    "product": pl.String(),
+    "customer_id": pl.String(),
+    "agent_id": pl.String(),
+    "status": pl.String(),
+    "priority": pl.String(),
+    "resolved_at": UTC_TIMESTAMP,
+    "csat": pl.Int8(),
+    "tags": pl.List(pl.String()),
+}
+TICKET_ALIASES: dict[str, tuple[str, ...]] = {
+    "ticket_id": ("ticket_id", "id", "ticket_number"),
+    "created_at": ("created_at", "created", "created_date", "timestamp"),
+    "body": ("body", "description", "message", "text"),
+}
+TICKET_LINEAGE: dict[str, pl.DataType] = {
+    "source_file": pl.String(),
+    "source_row": pl.Int64(),
+    "ingested_at": UTC_TIMESTAMP,
+}
+TICKET_REJECTS: dict[str, pl.DataType] = {
+    "source_file": pl.String(),
+    "source_row": pl.Int64(),  # null for a file-level reject (the whole file was unreadable)
+    "ticket_id": pl.String(),
+    "reason": pl.String(),
+    "raw": pl.String(),
+    "ingested_at": UTC_TIMESTAMP,
+}
+
+DESCRIPTIONS: dict[str, str] = {
+    "ticket_id": "Ticket id as exported (string; leading zeros kept).",
+    "created_at": "Creation time in UTC (no zone in the input means UTC; a date alone means midnight).",
+    "subject": "Ticket subject.",
+    "body": "Ticket text (from body, description, message or text).",
+    "channel": "Channel the ticket came through (email, chat, ...).",
+    "product": "Product named on the ticket.",
+    "customer_id": "Customer id (string).",
+    "agent_id": "Assigned agent id (string).",
+    "status": "Ticket status as exported.",
+    "priority": "Ticket priority as exported.",
+    "resolved_at": "Resolution time in UTC, if resolved.",
+    "csat": "Customer satisfaction, an integer 1..5, if given.",
+    "tags": "Tags (';'-separated in CSV, a list in JSON).",
+    "source_file": "Landing file the row came from.",
+    "source_row": "Row number in that file, from 1, header excluded (null for a file-level reject).",
+    "ingested_at": "When the run that wrote this partition started (UTC).",
+    "reason": "Why the row (or file) was rejected, in words a person can act on.",
+    "raw": "The rejected row as it was in the file (for a file-level reject: its first bytes).",
+}
+
+
+def empty_frame(schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    return pl.DataFrame(schema=schema)

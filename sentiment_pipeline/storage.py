@@ -1,0 +1,281 @@
+"""Where assets and landing files live, and how every part of the project reaches them.
+
+The IO manager, the DuckDB aggregates and the API all resolve storage here, so a root
+is interpreted one way only. A root is a local folder or ``s3://bucket/prefix``. S3 is read
+through pyarrow's ``S3FileSystem`` (and polars' native reader), configured from the
+standard ``AWS_*`` variables: nothing depends on DuckDB's httpfs extension, which downloads
+itself at run time and fails offline.
+
+Layout of an asset partition (hive style, so DuckDB/polars read history with
+``hive_partitioning``): ``<root>/<asset>/year=YYYY/month=MM/day=DD/<asset>-YYYY-MM-DD.parquet``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import uuid
+from collections.abc import Iterable
+from datetime import date
+from pathlib import Path
+from urllib.parse import urlparse
+
+import boto3
+import duckdb
+import polars as pl
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+DEFAULT_STORAGE_ROOT = "data"
+HIVE_SCHEMA = pa.schema([("year", pa.int16()), ("month", pa.int8()), ("day", pa.int8())])
+ASSET_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+PARTITION_KEY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class MissingPartitionError(FileNotFoundError):
+    """An upstream partition that a run needs has never been materialized."""
+
+
+def storage_root() -> str:
+    """``SENTIMENT_STORAGE_ROOT``, or ``./data`` (resolved against the working directory)."""
+    return normalise_root(os.environ.get("SENTIMENT_STORAGE_ROOT") or DEFAULT_STORAGE_ROOT)
+
+
+def landing_root() -> str:
+    """``SENTIMENT_LANDING_ROOT``, or ``<storage root>/landing``."""
+    explicit = os.environ.get("SENTIMENT_LANDING_ROOT")
+    return normalise_root(explicit) if explicit else join(storage_root(), "landing")
+
+
+def normalise_root(root: str) -> str:
+    """An absolute local path, or an ``s3://`` URI without a trailing slash."""
+    if is_s3(root):
+        if not urlparse(root).netloc:
+            raise ValueError(f"S3 root {root!r} names no bucket: use s3://bucket/prefix")
+        return root.rstrip("/")
+    return str(Path(root).expanduser().resolve())
+
+
+def is_s3(uri: str) -> bool:
+    return uri.startswith("s3://")
+
+
+def join(root: str, *parts: str) -> str:
+    return "/".join([root.rstrip("/"), *parts])
+
+
+def partition_day(partition_key: str) -> date:
+    """The date of a daily partition key, refusing anything that could escape a path."""
+    if not PARTITION_KEY.match(partition_key):
+        raise ValueError(f"partition key {partition_key!r} is not a YYYY-MM-DD date")
+    return date.fromisoformat(partition_key)
+
+
+def check_asset_name(asset: str) -> str:
+    if not ASSET_NAME.match(asset):
+        raise ValueError(f"asset name {asset!r} must be lower-case letters, digits and _")
+    return asset
+
+
+def partition_dir(root: str, asset: str, partition_key: str) -> str:
+    day = partition_day(partition_key)
+    return join(root, check_asset_name(asset), f"year={day:%Y}", f"month={day:%m}", f"day={day:%d}")
+
+
+def partition_uri(root: str, asset: str, partition_key: str) -> str:
+    """The one object that holds ``asset`` for ``partition_key``."""
+    return join(partition_dir(root, asset, partition_key), f"{asset}-{partition_key}.parquet")
+
+
+# --- filesystems -------------------------------------------------------------------------
+
+
+def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
+    """The pyarrow filesystem for ``uri`` and the path to use on it."""
+    if is_s3(uri):
+        return s3_filesystem(), uri.removeprefix("s3://")
+    return pafs.LocalFileSystem(), uri
+
+
+def _aws_endpoint() -> str | None:
+    return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+
+
+def _aws_region() -> str | None:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+
+
+def s3_filesystem() -> pafs.S3FileSystem:
+    """pyarrow S3 from the AWS_* variables (pyarrow ignores ``AWS_ENDPOINT_URL`` itself)."""
+    options: dict = {
+        "retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=5),
+        "connect_timeout": 5,
+        "request_timeout": 60,
+    }
+    if endpoint := _aws_endpoint():
+        parsed = urlparse(endpoint)
+        options["endpoint_override"] = parsed.netloc
+        options["scheme"] = parsed.scheme or "https"
+    if region := _aws_region():
+        options["region"] = region
+    if (key := os.environ.get("AWS_ACCESS_KEY_ID")) and (secret := os.environ.get("AWS_SECRET_ACCESS_KEY")):
+        options.update(access_key=key, secret_key=secret, session_token=os.environ.get("AWS_SESSION_TOKEN"))
+    return pafs.S3FileSystem(**options)
+
+
+def s3_client():
+    """boto3 honours every AWS_* variable, ``AWS_ENDPOINT_URL`` included."""
+    return boto3.client("s3")
+
+
+def polars_storage_options(uri: str) -> dict[str, str] | None:
+    """Options for polars' native cloud reader (it needs ``allow_http`` for a plain endpoint)."""
+    if not is_s3(uri):
+        return None
+    options = {}
+    if endpoint := _aws_endpoint():
+        options["aws_endpoint_url"] = endpoint
+        options["aws_allow_http"] = str(endpoint.startswith("http://")).lower()
+    if region := _aws_region():
+        options["aws_region"] = region
+    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        if value := os.environ.get(variable):
+            options[variable.lower()] = value
+    return options
+
+
+def exists(uri: str) -> bool:
+    fs, path = filesystem(uri)
+    return fs.get_file_info(path).type == pafs.FileType.File
+
+
+def list_files(uri: str, recursive: bool = False) -> list[pafs.FileInfo]:
+    """Files under the folder ``uri`` (none if it does not exist), sorted by path."""
+    fs, path = filesystem(uri)
+    infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True, recursive=recursive))
+    return sorted((i for i in infos if i.type == pafs.FileType.File), key=lambda i: i.path)
+
+
+def uri_of(uri_like_root: str, path: str) -> str:
+    """Turn a path returned by a filesystem listing back into a URI of the same kind."""
+    return f"s3://{path}" if is_s3(uri_like_root) else path
+
+
+# --- whole-object writes -----------------------------------------------------------------
+
+
+def write_parquet(
+    frame: pl.DataFrame | pl.LazyFrame, uri: str, *, compression: str, metadata: dict[str, str]
+) -> tuple[int, int]:
+    """Replace the object at ``uri`` with ``frame`` as Parquet, atomically: (rows, bytes).
+
+    A lazy frame is streamed (``sink_parquet``), so a wide day never sits in memory whole.
+    The file is staged locally first. Local target: the stage is a hidden file in the
+    target's folder, renamed over the target. S3 target: the stage is sent in one
+    PutObject, so the object is the whole new file or the previous version, never a part
+    (a multipart stream would be completed with whatever was written if closed after an
+    error).
+    """
+    if is_s3(uri):
+        with tempfile.TemporaryDirectory(prefix="sentiment-stage-") as folder:
+            staged = Path(folder) / "partition.parquet"
+            rows = _write_local(frame, staged, compression, metadata)
+            bucket, _, key = uri.removeprefix("s3://").partition("/")
+            with staged.open("rb") as body:
+                s3_client().put_object(Bucket=bucket, Key=key, Body=body)
+            return rows, staged.stat().st_size
+    target = Path(uri)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staged = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        rows = _write_local(frame, staged, compression, metadata)
+        size = staged.stat().st_size
+        os.replace(staged, target)
+    finally:
+        staged.unlink(missing_ok=True)
+    return rows, size
+
+
+def _write_local(frame: pl.DataFrame | pl.LazyFrame, path: Path, compression: str, metadata: dict[str, str]) -> int:
+    if isinstance(frame, pl.LazyFrame):
+        frame.sink_parquet(path, compression=compression, metadata=metadata)
+        return pq.read_metadata(path).num_rows
+    frame.write_parquet(path, compression=compression, metadata=metadata)
+    return frame.height
+
+
+def delete(uris: Iterable[str]) -> None:
+    for uri in uris:
+        if is_s3(uri):
+            bucket, _, key = uri.removeprefix("s3://").partition("/")
+            s3_client().delete_object(Bucket=bucket, Key=key)
+        else:
+            Path(uri).unlink(missing_ok=True)
+
+
+# --- reads -------------------------------------------------------------------------------
+
+
+def read_bytes(uri: str) -> bytes:
+    fs, path = filesystem(uri)
+    with fs.open_input_stream(path) as stream:
+        return stream.read()
+
+
+def scan_partitions(root: str, asset: str, partition_keys: Iterable[str]) -> pl.LazyFrame:
+    """One lazy scan over the given partitions, with a ``partition_date`` column.
+
+    Files of different days may hold different columns (wide, drifting exports): the scan
+    is their union, absent values null. A partition that was never written is an error
+    naming it, not an empty result.
+    """
+    keys = list(partition_keys)
+    uris = {key: partition_uri(root, asset, key) for key in keys}
+    missing = [key for key, uri in uris.items() if not exists(uri)]
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise MissingPartitionError(
+            f"asset '{asset}' has no materialized partition {shown} under {root} "
+            f"(expected e.g. {uris[missing[0]]}). Materialize it first, e.g. "
+            f"`dagster asset materialize -m sentiment_pipeline.definitions --select {asset} "
+            f"--partition {missing[0]}`."
+        )
+    scans = [
+        pl.scan_parquet(uri, storage_options=polars_storage_options(uri)).with_columns(
+            partition_date=pl.lit(partition_day(key))
+        )
+        for key, uri in uris.items()
+    ]
+    if not scans:
+        raise ValueError(f"no partitions of '{asset}' were asked for")
+    return pl.concat(scans, how="diagonal_relaxed")
+
+
+def arrow_dataset(root: str, asset: str) -> ds.Dataset:
+    """Every partition of ``asset`` as a pyarrow dataset with typed year/month/day columns.
+
+    DuckDB scans this (registered as a relation) with projection and filter pushdown, on
+    local disk and on S3 alike, with no extension to download.
+    """
+    fs, path = filesystem(join(root, check_asset_name(asset)))
+    return ds.dataset(
+        path,
+        filesystem=fs,
+        format="parquet",
+        partitioning=ds.partitioning(HIVE_SCHEMA, flavor="hive"),
+        exclude_invalid_files=False,
+        ignore_prefixes=[".", "_"],
+    )
+
+
+def duckdb_connection(threads: int | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that never tries to download an extension."""
+    config = {"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
+    if threads:
+        config["threads"] = str(threads)
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    return duckdb.connect(":memory:", config=config)

@@ -1,0 +1,55 @@
+"""Shared fixtures: storage on a temporary folder, or on moto's S3 *server* on 127.0.0.1."""
+
+import uuid
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """A real HTTP S3 endpoint on a free loopback port, stopped at the end of the session."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_env(moto_endpoint, monkeypatch):
+    """AWS_* variables pointing at moto, and a fresh bucket; returns the bucket name."""
+    for name, value in {
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
+    bucket = f"test-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3").create_bucket(Bucket=bucket)
+    return bucket
+
+
+@pytest.fixture
+def s3_storage(s3_env, monkeypatch):
+    """Storage and landing roots both on moto's S3 server."""
+    monkeypatch.setenv("SENTIMENT_STORAGE_ROOT", f"s3://{s3_env}/lake")
+    monkeypatch.setenv("SENTIMENT_LANDING_ROOT", f"s3://{s3_env}/landing")
+    return s3_env
+
+
+@pytest.fixture
+def local_storage(tmp_path, monkeypatch):
+    """Storage root in a temporary folder (landing under it, as by default)."""
+    root = tmp_path / "data"
+    monkeypatch.setenv("SENTIMENT_STORAGE_ROOT", str(root))
+    monkeypatch.delenv("SENTIMENT_LANDING_ROOT", raising=False)
+    return root
+
+
+def s3_keys(bucket: str, prefix: str = "") -> list[str]:
+    listing = boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix)
+    return sorted(item["Key"] for item in listing.get("Contents", []))
