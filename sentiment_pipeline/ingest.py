@@ -371,7 +371,7 @@ def parse_timestamp(text: pl.Expr) -> pl.Expr:
         text.str.strip_chars()
         .str.replace(r"^(\d{4}-\d{2}-\d{2})[ T]", "${1}T")
         .str.replace(r"\s*(?:Z|z|UTC)$", "+00:00")
-        .str.replace(r"([+-]\d{2})$", "${1}00")
+        .str.replace(r"(T[\d:.]+[+-]\d{2})$", "${1}00")  # a "+02" offset means "+0200"
     )
     zoned = [
         cleaned.str.to_datetime(f, strict=False, time_unit="us", time_zone="UTC")

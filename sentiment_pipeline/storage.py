@@ -220,8 +220,9 @@ def delete(uris: Iterable[str]) -> None:
 
 
 def read_bytes(uri: str) -> bytes:
+    """The object's bytes exactly as stored (pyarrow would otherwise gunzip a .gz by name)."""
     fs, path = filesystem(uri)
-    with fs.open_input_stream(path) as stream:
+    with fs.open_input_stream(path, compression=None) as stream:
         return stream.read()
 
 
