@@ -1,6 +1,7 @@
 """Dagster shell around ``ingest``: landing files of a day -> ``ticket`` and ``ticket_rejects``."""
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -33,29 +34,48 @@ def landing_files(landing_root: str, partition_key: str) -> list[LandingFile]:
     ]
 
 
+@dataclass(frozen=True)
+class DayOutcome:
+    """What is kept of a day once its tickets are written: small, so a range fits in memory."""
+
+    rejects: pl.DataFrame
+    input_rows: int
+    files: list[str]
+    notes: list[str]
+
+
 class DailyIngest:
     """Ingests the days of a run one at a time, when the IO manager asks for each.
 
-    ``tickets`` is consumed first (a day's wide frame is written, then dropped); each day's
-    small rejects frame and counts are kept for ``rejects`` and the run's metadata.
+    ``tickets`` is consumed first: a day's wide frame is handed to the IO manager, written,
+    and not kept. Only each day's small rejects frame and counts stay, for ``rejects`` and
+    the run's metadata, so a year-long range needs the memory of one day.
     """
 
     def __init__(self, partition_keys: list[str], landing_root: str, ingested_at: datetime):
         self.partition_keys = partition_keys
         self.landing_root = landing_root
         self.ingested_at = ingested_at
-        self.done: dict[str, DayIngest] = {}
+        self.done: dict[str, DayOutcome] = {}
 
-    def day(self, partition_key: str) -> DayIngest:
-        if partition_key not in self.done:
-            self.done[partition_key] = ingest_day(landing_files(self.landing_root, partition_key), self.ingested_at)
-        return self.done[partition_key]
+    def _ingest(self, partition_key: str) -> DayIngest:
+        day = ingest_day(landing_files(self.landing_root, partition_key), self.ingested_at)
+        self.done[partition_key] = DayOutcome(day.rejects, day.input_rows, day.files, day.notes)
+        return day
 
     def tickets(self) -> Mapping[str, Partition]:
-        return _LazyDays(self.partition_keys, lambda key: Partition(self.day(key).tickets, tuple(self.day(key).files)))
+        def compute(key: str) -> Partition:
+            day = self._ingest(key)
+            return Partition(day.tickets, tuple(day.files))
+
+        return _LazyDays(self.partition_keys, compute)
 
     def rejects(self) -> Mapping[str, Partition]:
-        return _LazyDays(self.partition_keys, lambda key: Partition(self.day(key).rejects, tuple(self.day(key).files)))
+        def compute(key: str) -> Partition:
+            day = self.done.get(key) or self._ingest(key)
+            return Partition(day.rejects, tuple(day.files))
+
+        return _LazyDays(self.partition_keys, compute)
 
     def summary(self) -> dict[str, object]:
         input_rows = sum(d.input_rows for d in self.done.values())

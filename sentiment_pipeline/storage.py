@@ -21,8 +21,6 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import urlparse
 
-import boto3
-import duckdb
 import polars as pl
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -33,6 +31,8 @@ DEFAULT_STORAGE_ROOT = "data"
 HIVE_SCHEMA = pa.schema([("year", pa.int16()), ("month", pa.int8()), ("day", pa.int8())])
 ASSET_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 PARTITION_KEY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+ROW_GROUP_CELLS = 4_000_000
+ROW_GROUP_MAX_ROWS = 256_000
 
 
 class MissingPartitionError(FileNotFoundError):
@@ -127,7 +127,12 @@ def s3_filesystem() -> pafs.S3FileSystem:
 
 
 def s3_client():
-    """boto3 honours every AWS_* variable, ``AWS_ENDPOINT_URL`` included."""
+    """boto3 honours every AWS_* variable, ``AWS_ENDPOINT_URL`` included.
+
+    Imported here, not at module level: a local-only run (the default) never pays for it.
+    """
+    import boto3
+
     return boto3.client("s3")
 
 
@@ -200,11 +205,20 @@ def write_parquet(
 
 
 def _write_local(frame: pl.DataFrame | pl.LazyFrame, path: Path, compression: str, metadata: dict[str, str]) -> int:
+    options = {"compression": compression, "metadata": metadata, "row_group_size": row_group_rows(frame)}
     if isinstance(frame, pl.LazyFrame):
-        frame.sink_parquet(path, compression=compression, metadata=metadata)
+        frame.sink_parquet(path, **options)
         return pq.read_metadata(path).num_rows
-    frame.write_parquet(path, compression=compression, metadata=metadata)
+    frame.write_parquet(path, **options)
     return frame.height
+
+
+def row_group_rows(frame: pl.DataFrame | pl.LazyFrame) -> int:
+    """Rows per row group for about ``ROW_GROUP_CELLS`` values: a 1,600-column day gets
+    small groups (the writer buffers a whole group, so this bounds memory), a narrow one
+    large groups (better compression and scans)."""
+    columns = max(1, len(frame.collect_schema()))
+    return max(1_000, min(ROW_GROUP_MAX_ROWS, ROW_GROUP_CELLS // columns))
 
 
 def delete(uris: Iterable[str]) -> None:
@@ -220,10 +234,11 @@ def delete(uris: Iterable[str]) -> None:
 
 
 def read_bytes(uri: str) -> bytes:
-    """The object's bytes exactly as stored (pyarrow would otherwise gunzip a .gz by name)."""
-    fs, path = filesystem(uri)
-    with fs.open_input_stream(path, compression=None) as stream:
-        return stream.read()
+    """The object's bytes exactly as stored, in one copy (never un-gzipped on the way)."""
+    if is_s3(uri):
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        return s3_client().get_object(Bucket=bucket, Key=key)["Body"].read()
+    return Path(uri).read_bytes()
 
 
 def scan_partitions(root: str, asset: str, partition_keys: Iterable[str]) -> pl.LazyFrame:
@@ -272,8 +287,13 @@ def arrow_dataset(root: str, asset: str) -> ds.Dataset:
     )
 
 
-def duckdb_connection(threads: int | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB that never tries to download an extension."""
+def duckdb_connection(threads: int | None = None, memory_limit: str | None = None):
+    """An in-memory DuckDB that never tries to download an extension.
+
+    Imported here, not at module level: the ingest process never needs DuckDB.
+    """
+    import duckdb
+
     config = {"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
     if threads:
         config["threads"] = str(threads)

@@ -204,3 +204,10 @@ def test_files_with_different_custom_columns_union_and_sparse_columns_stay_text(
 def test_an_empty_day_has_the_right_schema():
     result, tickets = run()
     assert tickets.height == 0 and result.rejects.height == 0 and "created_at" in tickets.columns
+
+
+def test_raw_text_of_a_rejected_row_in_a_file_with_quoted_line_breaks():
+    content = f'{HEADER}\nT1,2025-01-02,S,"two\nlines",email,,\nT2,2025-01-02,S,"say ""hi"", bye",email,9,a;b\n'
+    result, tickets = run(("a.csv", content))
+    assert tickets.get_column("ticket_id").to_list() == ["T1"]
+    assert result.rejects.select("source_row", "raw").rows() == [(2, 'T2,2025-01-02,S,"say ""hi"", bye",email,9,a;b')]
