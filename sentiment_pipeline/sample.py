@@ -209,3 +209,83 @@ def custom_fields(rows: int, columns: int, seed: int) -> pl.DataFrame:
             value = pl.when((pl.col("i") > rows // 2) & (noise % 50 == 0)).then(pl.format("note {}", noise % 997))
         expressions.append(value.alias(name))
     return frame.select(expressions)
+
+
+FILLER = [
+    "hello team", "about my account", "it happened again this morning", "please check",
+    "the screen went blank", "I tried twice", "my colleague saw the same", "see below",
+    "after the update", "nothing else changed", "kind regards", "any idea why",
+]
+
+
+def entity_tickets(count: int, seed: int = 11, catalog: list[str] | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Tickets with known embedded entities, and the truth: (tickets, expected mentions).
+
+    Entities come in the formats real tickets use (mixed case, several phone and money
+    styles, URLs followed by '.' or ')'), between filler phrases that hold none.
+    """
+    rng = random.Random(seed)
+    catalog = catalog or product_catalog()
+    tickets, truth = [], []
+    for index in range(count):
+        ticket_id = f"E{index:06d}"
+        fields = {}
+        for field in ("subject", "body"):
+            parts: list[str] = []
+            length = 0
+            for _ in range(rng.randint(1, 3) if field == "subject" else rng.randint(3, 7)):
+                filler = rng.choice(FILLER) + (" " if rng.random() < 0.5 else ", ")
+                kind, text, normalized = _entity(rng, catalog)
+                before, after = ("(", ")") if kind == "url" and rng.random() < 0.3 else ("", "")
+                tail = "." if kind == "url" and not after and rng.random() < 0.3 else ""
+                start = length + len(filler) + len(before)
+                truth.append((ticket_id, kind, text, normalized, field, start, start + len(text)))
+                piece = f"{filler}{before}{text}{after}{tail} "
+                parts.append(piece)
+                length += len(piece)
+            fields[field] = "".join(parts).rstrip()
+        tickets.append({"ticket_id": ticket_id, **fields})
+    schema = ["ticket_id", "type", "text", "normalized", "field", "start", "end"]
+    return pl.DataFrame(tickets), pl.DataFrame(truth, schema=schema, orient="row")
+
+
+def _entity(rng: random.Random, catalog: list[str]) -> tuple[str, str, str]:
+    """(type, text as written, normalized value) of one random entity."""
+    kind = rng.choice(["product", "order_id", "email", "phone", "url", "money", "error_code", "version"])
+    if kind == "product":
+        name = rng.choice(catalog)
+        written = rng.choice([name, name.lower(), name.upper()])
+        return kind, written, name
+    if kind == "order_id":
+        number = rng.randrange(100000, 999999)
+        return kind, rng.choice(["ORD", "ord", "Ord"]) + f"-{number}", f"ORD-{number}"
+    if kind == "email":
+        local = rng.choice(["Ana", "li.wei", "J.Smith", "omar_k", "support+bill"]) + str(rng.randrange(100))
+        domain = rng.choice(["example.com", "Mail.Example.org", "corp.example.co.uk"])
+        return kind, f"{local}@{domain}", f"{local}@{domain}".lower()
+    if kind == "phone":
+        area, exchange, line = rng.randrange(201, 989), rng.randrange(200, 999), rng.randrange(0, 10000)
+        digits = f"{area}{exchange}{line:04d}"
+        styles = [
+            (f"+1 {area}-{exchange}-{line:04d}", f"+1{digits}"),
+            (f"({area}) {exchange}-{line:04d}", f"+1{digits}"),
+            (f"{area}.{exchange}.{line:04d}", f"+1{digits}"),
+            (f"+44 20 {exchange}{line % 10} {line:04d}", f"+4420{exchange}{line % 10}{line:04d}"),
+        ]
+        written, normalized = rng.choice(styles)
+        return kind, written, normalized
+    if kind == "url":
+        path = rng.choice(["login", "incidents/42", "setup?step=2", "help/billing"])
+        host = rng.choice(["status.example.com", "www.example.org", "example.net"])
+        url = f"{rng.choice(['https', 'http'])}://{host}/{path}"
+        return kind, url, url
+    if kind == "money":
+        amount = rng.randrange(100, 500_000) / 100
+        styles = [(f"${amount:,.2f}", "USD"), (f"{amount:.2f} EUR", "EUR"), (f"{amount:,.2f} USD", "USD"), (f"€{amount:.2f}", "EUR")]
+        written, currency = rng.choice(styles)
+        return kind, written, f"{amount:.2f} {currency}"
+    if kind == "error_code":
+        code = rng.choice([f"E{rng.randrange(1000, 9999)}", rng.choice(["ERR_TIMEOUT", "ERR_AUTH_FAILED", "ERR_SYNC_CONFLICT"])])
+        return kind, code, code
+    version = f"{rng.randrange(1, 9)}.{rng.randrange(0, 20)}.{rng.randrange(0, 30)}"
+    return kind, f"v{version}", version
