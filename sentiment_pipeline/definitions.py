@@ -2,10 +2,11 @@
 
 import dagster as dg
 
+from sentiment_pipeline.enrich_assets import entity, sentiment
 from sentiment_pipeline.ingest_assets import ingest
 from sentiment_pipeline.io_manager import ParquetIOManager
 
 defs = dg.Definitions(
-    assets=[ingest],
+    assets=[ingest, sentiment, entity],
     resources={"parquet_io_manager": ParquetIOManager()},
 )

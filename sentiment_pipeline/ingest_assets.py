@@ -1,6 +1,5 @@
 """Dagster shell around ``ingest``: landing files of a day -> ``ticket`` and ``ticket_rejects``."""
 
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -9,15 +8,9 @@ import polars as pl
 
 from sentiment_pipeline import storage
 from sentiment_pipeline.ingest import DayIngest, LandingFile, ingest_day
-from sentiment_pipeline.io_manager import Partition
-from sentiment_pipeline.partitions import daily_partitions
-from sentiment_pipeline.schemas import DESCRIPTIONS, TICKET_CANONICAL, TICKET_LINEAGE, TICKET_REJECTS
-
-
-def table_schema(schema: dict[str, pl.DataType]) -> dg.TableSchema:
-    return dg.TableSchema(
-        columns=[dg.TableColumn(name, str(dtype), description=DESCRIPTIONS.get(name, "")) for name, dtype in schema.items()]
-    )
+from sentiment_pipeline.io_manager import LazyPartitions, Partition
+from sentiment_pipeline.shell import daily_partitions, table_schema
+from sentiment_pipeline.schemas import TICKET_CANONICAL, TICKET_LINEAGE, TICKET_REJECTS
 
 
 def landing_files(landing_root: str, partition_key: str) -> list[LandingFile]:
@@ -63,19 +56,19 @@ class DailyIngest:
         self.done[partition_key] = DayOutcome(day.rejects, day.input_rows, day.files, day.notes)
         return day
 
-    def tickets(self) -> Mapping[str, Partition]:
+    def tickets(self) -> LazyPartitions:
         def compute(key: str) -> Partition:
             day = self._ingest(key)
             return Partition(day.tickets, tuple(day.files))
 
-        return _LazyDays(self.partition_keys, compute)
+        return LazyPartitions(self.partition_keys, compute)
 
-    def rejects(self) -> Mapping[str, Partition]:
+    def rejects(self) -> LazyPartitions:
         def compute(key: str) -> Partition:
             day = self.done.get(key) or self._ingest(key)
             return Partition(day.rejects, tuple(day.files))
 
-        return _LazyDays(self.partition_keys, compute)
+        return LazyPartitions(self.partition_keys, compute, summary=self.summary)
 
     def summary(self) -> dict[str, object]:
         input_rows = sum(d.input_rows for d in self.done.values())
@@ -89,23 +82,6 @@ class DailyIngest:
             "files": sum(len(d.files) for d in self.done.values()),
             "notes": dg.MetadataValue.md("\n".join(f"- {n}" for d in self.done.values() for n in d.notes) or "none"),
         }
-
-
-class _LazyDays(Mapping[str, Partition]):
-    def __init__(self, keys: list[str], compute):
-        self.keys_ = keys
-        self.compute = compute
-
-    def __getitem__(self, key: str) -> Partition:
-        if key not in self.keys_:
-            raise KeyError(key)
-        return self.compute(key)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.keys_)
-
-    def __len__(self) -> int:
-        return len(self.keys_)
 
 
 @dg.multi_asset(
@@ -130,5 +106,5 @@ class _LazyDays(Mapping[str, Partition]):
 def ingest(context: dg.AssetExecutionContext):
     """Reads every landing file of each day in the run; every input row lands in exactly one of the two."""
     run = DailyIngest(context.partition_keys, storage.landing_root(), datetime.now(UTC))
-    yield dg.Output(run.tickets(), "ticket")
-    yield dg.Output(run.rejects(), "ticket_rejects", metadata=run.summary())
+    yield dg.Output(run.tickets(), "ticket")  # written (and dropped) day by day first
+    yield dg.Output(run.rejects(), "ticket_rejects")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import dagster as dg
 import polars as pl
@@ -25,6 +26,36 @@ class Partition:
 
 
 Frame = pl.DataFrame | pl.LazyFrame | Partition
+
+
+class LazyPartitions(Mapping[str, Frame]):
+    """An asset's output for a run: each day computed only when the IO manager writes it.
+
+    A year-long single-run backfill then needs the memory of one day. ``summary`` is
+    called once every day has been written; its dict becomes the output's metadata (the
+    numbers the UI plots over time).
+    """
+
+    def __init__(
+        self,
+        partition_keys: list[str],
+        compute: Callable[[str], Frame],
+        summary: Callable[[], dict[str, Any]] | None = None,
+    ):
+        self.partition_keys = list(partition_keys)
+        self.compute = compute
+        self.summary = summary
+
+    def __getitem__(self, partition_key: str) -> Frame:
+        if partition_key not in self.partition_keys:
+            raise KeyError(partition_key)
+        return self.compute(partition_key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.partition_keys)
+
+    def __len__(self) -> int:
+        return len(self.partition_keys)
 
 
 class ParquetIOManager(dg.ConfigurableIOManager):
@@ -85,6 +116,8 @@ class ParquetIOManager(dg.ConfigurableIOManager):
                 "path": dg.MetadataValue.path(uris[0] if len(uris) == 1 else storage.join(root, asset)),
             }
         )
+        if isinstance(obj, LazyPartitions) and obj.summary is not None:
+            context.add_output_metadata(obj.summary())
 
     def load_input(self, context: dg.InputContext) -> pl.LazyFrame:
         asset = _asset_name(context)

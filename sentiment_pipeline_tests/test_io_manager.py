@@ -10,7 +10,7 @@ import pytest
 from sentiment_pipeline import storage
 from sentiment_pipeline.definitions import defs
 from sentiment_pipeline.io_manager import LINEAGE_KEY, ParquetIOManager
-from sentiment_pipeline.partitions import daily_partitions
+from sentiment_pipeline.shell import daily_partitions
 
 from .conftest import s3_keys
 

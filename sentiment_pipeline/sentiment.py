@@ -1,0 +1,167 @@
+"""Ticket sentiment: VADER plus a support-domain layer, scored on both cores (pure, no Dagster).
+
+The layer (``data/support_lexicon.toml``) changes VADER's lexicon for support vocabulary
+and turns support phrases ("still waiting", "works now") into single scored tokens, so
+VADER's own rules (negation, "but", caps, punctuation) keep working around them. The
+phrase rewriting is one vectorised polars pass; VADER itself is per-text Python, so a
+partition's texts are split across a process pool. Scores do not depend on the pool:
+each text is scored by the same deterministic function wherever it runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import tomllib
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from functools import cache
+from importlib import metadata, resources
+
+import polars as pl
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+SENTIMENT_SCHEMA: dict[str, pl.DataType] = {
+    "ticket_id": pl.String(),
+    "compound": pl.Float64(),
+    "pos": pl.Float64(),
+    "neu": pl.Float64(),
+    "neg": pl.Float64(),
+    "label": pl.String(),
+    "model": pl.String(),
+    "model_version": pl.String(),
+}
+POSITIVE_AT = 0.05
+NEGATIVE_AT = -0.05
+MIN_TEXTS_PER_WORKER = 2_000  # below this, starting processes costs more than it saves
+
+
+@dataclass(frozen=True)
+class Model:
+    """A scorer: plain VADER (``domain=False``) or VADER with the support layer."""
+
+    domain: bool = True
+
+    @property
+    def name(self) -> str:
+        return "vader+support" if self.domain else "vader"
+
+    @property
+    def version(self) -> str:
+        vader = f"vaderSentiment {metadata.version('vaderSentiment')}"
+        return f"{vader}; support layer {_layer_digest()}" if self.domain else vader
+
+
+def label(compound: pl.Expr) -> pl.Expr:
+    return (
+        pl.when(compound >= POSITIVE_AT)
+        .then(pl.lit("positive"))
+        .when(compound <= NEGATIVE_AT)
+        .then(pl.lit("negative"))
+        .otherwise(pl.lit("neutral"))
+    )
+
+
+def ticket_text(tickets: pl.LazyFrame | pl.DataFrame) -> pl.Expr:
+    """What is scored: subject and body, as one text."""
+    return pl.concat_str([pl.col("subject"), pl.col("body")], separator=". ", ignore_nulls=True).fill_null("")
+
+
+def score_tickets(tickets: pl.DataFrame | pl.LazyFrame, model: Model = Model(), workers: int | None = None) -> pl.DataFrame:
+    """One row per ticket (``SENTIMENT_SCHEMA``)."""
+    texts = tickets.lazy().select("ticket_id", ticket_text(tickets).alias("text")).collect()
+    scores = score_texts(texts.get_column("text"), model, workers)
+    return (
+        pl.concat([texts.select("ticket_id"), scores], how="horizontal")
+        .with_columns(label=label(pl.col("compound")), model=pl.lit(model.name), model_version=pl.lit(model.version))
+        .select(list(SENTIMENT_SCHEMA))
+    )
+
+
+def score_texts(texts: pl.Series, model: Model = Model(), workers: int | None = None) -> pl.DataFrame:
+    """compound, pos, neu, neg for each text, in order; ``workers`` processes (default: cores)."""
+    prepared = rewrite_phrases(texts).to_list() if model.domain else texts.fill_null("").to_list()
+    workers = workers or os.cpu_count() or 1
+    workers = max(1, min(workers, len(prepared) // MIN_TEXTS_PER_WORKER))
+    if workers == 1:
+        rows = _score_chunk((model.domain, prepared))
+    else:
+        _analyzer(model.domain)  # built before the fork, so workers inherit it
+        size = -(-len(prepared) // (workers * 4))
+        chunks = [(model.domain, prepared[i : i + size]) for i in range(0, len(prepared), size)]
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            rows = [row for chunk in pool.map(_score_chunk, chunks) for row in chunk]
+    return pl.DataFrame(rows, schema={"compound": pl.Float64, "pos": pl.Float64, "neu": pl.Float64, "neg": pl.Float64}, orient="row")
+
+
+def rewrite_phrases(texts: pl.Series) -> pl.Series:
+    """Each support phrase becomes one token that the domain lexicon scores (vectorised)."""
+    rewritten = texts.fill_null("")
+    for token, pattern, _ in _phrase_groups():
+        rewritten = rewritten.str.replace_all(pattern, f" {token} ")
+    return rewritten
+
+
+def _score_chunk(job: tuple[bool, list[str]]) -> list[tuple[float, float, float, float]]:
+    domain, texts = job
+    analyzer = _analyzer(domain)
+    results = []
+    for text in texts:
+        scores = analyzer.polarity_scores(text)
+        results.append((scores["compound"], scores["pos"], scores["neu"], scores["neg"]))
+    return results
+
+
+@cache
+def _analyzer(domain: bool) -> SentimentIntensityAnalyzer:
+    analyzer = SentimentIntensityAnalyzer()
+    if domain:
+        layer = _layer()
+        for group in layer["words"].values():
+            analyzer.lexicon.update({word.lower(): float(value) for word, value in group.items()})
+        analyzer.lexicon.update({token: valence for token, _, valence in _phrase_groups()})
+    return analyzer
+
+
+@cache
+def _layer_text() -> str:
+    return resources.files("sentiment_pipeline").joinpath("data/support_lexicon.toml").read_text(encoding="utf-8")
+
+
+@cache
+def _layer() -> dict:
+    return tomllib.loads(_layer_text())
+
+
+def _layer_digest() -> str:
+    return hashlib.sha256(_layer_text().encode()).hexdigest()[:12]
+
+
+@cache
+def _phrase_groups() -> tuple[tuple[str, str, float], ...]:
+    """(token, one case-insensitive regex for the group, valence), in file order.
+
+    Tokens are plain lower-case letters so VADER's tokenizer keeps them whole.
+    """
+    groups = []
+    for name, group in _layer()["phrases"].items():
+        token = "zzsupport" + "".join(c for c in name.lower() if c.isalpha())
+        pattern = r"(?i)\b(?:" + "|".join(f"(?:{p})" for p in group["patterns"]) + r")\b"
+        groups.append((token, pattern, float(group["valence"])))
+    return tuple(groups)
+
+
+
+def accuracy_table(labeled: pl.DataFrame, models: tuple[Model, ...] = (Model(domain=False), Model())) -> pl.DataFrame:
+    """Accuracy and per-class recall of each model on ``labeled`` (columns text, label)."""
+    rows = []
+    for model in models:
+        compound = score_texts(labeled.get_column("text"), model).get_column("compound")
+        judged = labeled.with_columns(predicted=label(pl.lit(compound)), correct=label(pl.lit(compound)) == pl.col("label"))
+        recall = {
+            f"recall_{name}": judged.filter(pl.col("label") == name).get_column("correct").mean()
+            for name in ("negative", "neutral", "positive")
+        }
+        rows.append({"model": model.name, "texts": labeled.height, "accuracy": judged.get_column("correct").mean(), **recall})
+    return pl.DataFrame(rows)

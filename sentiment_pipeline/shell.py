@@ -1,0 +1,21 @@
+"""What every asset of the Dagster shell shares: the daily partitions and column-schema metadata."""
+
+import os
+
+import dagster as dg
+import polars as pl
+
+from sentiment_pipeline.schemas import DESCRIPTIONS
+
+DEFAULT_START = "2025-01-01"
+
+daily_partitions = dg.DailyPartitionsDefinition(
+    start_date=os.environ.get("SENTIMENT_PARTITIONS_START") or DEFAULT_START, timezone="UTC"
+)
+
+
+def table_schema(schema: dict[str, pl.DataType]) -> dg.TableSchema:
+    """The asset's columns for the UI, from the one schema definition that also drives the writer."""
+    return dg.TableSchema(
+        columns=[dg.TableColumn(name, str(dtype), description=DESCRIPTIONS.get(name, "")) for name, dtype in schema.items()]
+    )
