@@ -33,6 +33,7 @@ test: install
 
 bench: install
 	$(BIN)/python benchmarks/ingest_wide.py
+	$(BIN)/python benchmarks/enrich.py
 
 clean:
 	rm -rf $(VENV) .dagster data .pytest_cache

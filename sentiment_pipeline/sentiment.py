@@ -20,7 +20,7 @@ from functools import cache
 from importlib import metadata, resources
 
 import polars as pl
-from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+from vaderSentiment.vaderSentiment import BOOSTER_DICT, N_SCALAR, NEGATE, SentimentIntensityAnalyzer, SentiText
 
 SENTIMENT_SCHEMA: dict[str, pl.DataType] = {
     "ticket_id": pl.String(),
@@ -34,7 +34,8 @@ SENTIMENT_SCHEMA: dict[str, pl.DataType] = {
 }
 POSITIVE_AT = 0.05
 NEGATIVE_AT = -0.05
-MIN_TEXTS_PER_WORKER = 2_000  # below this, starting processes costs more than it saves
+MIN_TEXTS_PER_WORKER = 2_000
+NEGATE_WORDS = frozenset(NEGATE)  # below this, starting processes costs more than it saves
 
 
 @dataclass(frozen=True)
@@ -113,9 +114,64 @@ def _score_chunk(job: tuple[bool, list[str]]) -> list[tuple[float, float, float,
     return results
 
 
+class _Vader(SentimentIntensityAnalyzer):
+    """VADER, skipping its character-by-character emoji pass on ASCII text.
+
+    That pass only rewrites characters that are emoji, and every emoji VADER knows is
+    non-ASCII (checked when built), so for ASCII text it is the identity: the scores are
+    VADER's own, to the last digit (the tests compare them on thousands of texts).
+    """
+
+    def __init__(self):
+        super().__init__()
+        assert not any(key.isascii() for key in self.emojis), "an ASCII emoji key would break the fast path"
+
+    def polarity_scores(self, text: str) -> dict[str, float]:
+        if not text.isascii():
+            return super().polarity_scores(text)
+        text = text.strip()
+        sentitext = SentiText(text)
+        words = sentitext.words_and_emoticons
+        sentiments: list[float] = []
+        for i, item in enumerate(words):
+            lowered = item.lower()
+            if lowered in BOOSTER_DICT or (lowered == "kind" and i < len(words) - 1 and words[i + 1].lower() == "of"):
+                sentiments.append(0)
+                continue
+            sentiments = self.sentiment_valence(0, sentitext, item, i, sentiments)
+        return self.score_valence(self._but_check(words, sentiments), text)
+
+    @staticmethod
+    def _negation_check(valence: float, words: list[str], start_i: int, i: int) -> float:
+        """VADER's rule, lower-casing only the up to three words it looks at (VADER
+        lower-cases the whole text for every sentiment word it scores)."""
+
+        def word(offset: int) -> str:  # same (wrapping) indexing as VADER's
+            return str(words[i - offset]).lower()
+
+        def negation(text: str) -> bool:
+            return text in NEGATE_WORDS or "n't" in text
+
+        if start_i == 0:
+            return valence * N_SCALAR if negation(word(1)) else valence
+        if start_i == 1:
+            if word(2) == "never" and word(1) in ("so", "this"):
+                return valence * 1.25
+            if word(2) == "without" and word(1) == "doubt":
+                return valence
+            return valence * N_SCALAR if negation(word(2)) else valence
+        if start_i == 2:
+            if (word(3) == "never" and word(2) in ("so", "this")) or word(1) in ("so", "this"):
+                return valence * 1.25
+            if word(3) == "without" and (word(2) == "doubt" or word(1) == "doubt"):
+                return valence
+            return valence * N_SCALAR if negation(word(3)) else valence
+        return valence
+
+
 @cache
 def _analyzer(domain: bool) -> SentimentIntensityAnalyzer:
-    analyzer = SentimentIntensityAnalyzer()
+    analyzer = _Vader()
     if domain:
         layer = _layer()
         for group in layer["words"].values():
@@ -147,7 +203,7 @@ def _phrase_groups() -> tuple[tuple[str, str, float], ...]:
     groups = []
     for name, group in _layer()["phrases"].items():
         token = "zzsupport" + "".join(c for c in name.lower() if c.isalpha())
-        pattern = r"(?i)\b(?:" + "|".join(f"(?:{p})" for p in group["patterns"]) + r")\b"
+        pattern = r"(?i)(?-u:\b)(?:" + "|".join(f"(?:{p})" for p in group["patterns"]) + r")(?-u:\b)"
         groups.append((token, pattern, float(group["valence"])))
     return tuple(groups)
 

@@ -1,0 +1,84 @@
+"""Enrich benchmark: sentiment throughput on both cores vs a plain vaderSentiment loop, and
+entity extraction time for a 10,000-ticket day.
+
+All figures are measured in this run on the same texts: realistic ticket texts from the
+sample generator (subject + body). Targets (issue 4): our parallel scoring at least 1.8x
+the throughput of the single-process vaderSentiment loop, with identical scores to our
+single-process run; entity extraction for a 10,000-ticket day under 1 s.
+Run: `make bench` (or `python benchmarks/enrich.py --texts 20000`).
+"""
+
+import argparse
+import statistics
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+from sentiment_pipeline import sample
+from sentiment_pipeline.entities import extract_entities, product_catalog
+from sentiment_pipeline.ingest import LandingFile, ingest_day
+from sentiment_pipeline.sentiment import Model, score_texts, ticket_text
+
+
+def sample_tickets(count: int) -> pl.DataFrame:
+    with tempfile.TemporaryDirectory() as folder:
+        sample.generate(sample.SampleSpec(out=Path(folder), days=1, rows_per_day=count, extra_cols=0, end=date(2025, 3, 1), dirty=False))
+        files = [LandingFile(str(p), p.read_bytes()) for p in sorted(Path(folder, "2025-03-01").iterdir())]
+        return ingest_day(files, sample.datetime.now(sample.UTC)).tickets.select("ticket_id", "subject", "body").collect()
+
+
+def best_of(repeat: int, work) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--texts", type=int, default=20_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    tickets = sample_tickets(args.texts)
+    texts = tickets.select(ticket_text(tickets)).to_series()
+    as_list = texts.to_list()
+    analyzer = SentimentIntensityAnalyzer()
+
+    def vader_loop():
+        return [analyzer.polarity_scores(text) for text in as_list]
+
+    single = score_texts(texts, Model(), workers=1)
+    parallel = score_texts(texts, Model(), workers=2)
+    identical = single.equals(parallel)
+
+    rows = [
+        ("vaderSentiment loop, 1 process (baseline)", best_of(args.repeat, vader_loop)),
+        ("ours (VADER + support layer), 1 process", best_of(args.repeat, lambda: score_texts(texts, Model(), workers=1))),
+        ("ours (VADER + support layer), 2 processes", best_of(args.repeat, lambda: score_texts(texts, Model(), workers=2))),
+    ]
+    base = rows[0][1]
+    print(f"\nsentiment: {len(as_list):,} ticket texts (subject + body), median of {args.repeat}\n")
+    print(f"| {'run':<44} | {'seconds':>7} | {'texts/s':>8} | {'x baseline throughput':>21} |")
+    print(f"|{'-' * 46}|{'-' * 9}|{'-' * 10}|{'-' * 23}|")
+    for label, seconds in rows:
+        print(f"| {label:<44} | {seconds:>7.3f} | {len(as_list) / seconds:>8,.0f} | {base / seconds:>21.2f} |")
+    print(f"\nscores of the 2-process run identical to the 1-process run: {identical}")
+
+    day = tickets.head(10_000)
+    catalog = product_catalog()
+    seconds = best_of(args.repeat, lambda: extract_entities(day, catalog))
+    found = extract_entities(day, catalog)
+    print(f"\nentities: {day.height:,} tickets -> {found.height:,} mentions in {seconds:.3f} s "
+          f"(median of {args.repeat}; target < 1 s)")
+    print(found.group_by("type").len().sort("type").rows())
+
+
+if __name__ == "__main__":
+    main()
