@@ -252,13 +252,7 @@ def scan_partitions(root: str, asset: str, partition_keys: Iterable[str]) -> pl.
     uris = {key: partition_uri(root, asset, key) for key in keys}
     missing = [key for key, uri in uris.items() if not exists(uri)]
     if missing:
-        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-        raise MissingPartitionError(
-            f"asset '{asset}' has no materialized partition {shown} under {root} "
-            f"(expected e.g. {uris[missing[0]]}). Materialize it first, e.g. "
-            f"`dagster asset materialize -m sentiment_pipeline.definitions --select {asset} "
-            f"--partition {missing[0]}`."
-        )
+        raise _missing(root, asset, missing)
     scans = [
         pl.scan_parquet(uri, storage_options=polars_storage_options(uri)).with_columns(
             partition_date=pl.lit(partition_day(key))
@@ -268,6 +262,24 @@ def scan_partitions(root: str, asset: str, partition_keys: Iterable[str]) -> pl.
     if not scans:
         raise ValueError(f"no partitions of '{asset}' were asked for")
     return pl.concat(scans, how="diagonal_relaxed")
+
+
+def partition_dataset(root: str, asset: str, partition_key: str) -> ds.Dataset:
+    """One partition's object as a pyarrow dataset (for DuckDB); an error if never written."""
+    uri = partition_uri(root, asset, partition_key)
+    if not exists(uri):
+        raise _missing(root, asset, [partition_key])
+    fs, path = filesystem(uri)
+    return ds.dataset(path, filesystem=fs, format="parquet")
+
+
+def _missing(root: str, asset: str, keys: list[str]) -> MissingPartitionError:
+    shown = ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
+    return MissingPartitionError(
+        f"asset '{asset}' has no materialized partition {shown} under {root} "
+        f"(expected e.g. {partition_uri(root, asset, keys[0])}). Materialize it first, e.g. "
+        f"`dagster asset materialize -m sentiment_pipeline.definitions --select {asset} --partition {keys[0]}`."
+    )
 
 
 def arrow_dataset(root: str, asset: str) -> ds.Dataset:
@@ -287,7 +299,7 @@ def arrow_dataset(root: str, asset: str) -> ds.Dataset:
     )
 
 
-def duckdb_connection(threads: int | None = None, memory_limit: str | None = None):
+def duckdb_connection(threads: int | None = None, memory_limit: str | None = None, temp_directory: str | None = None):
     """An in-memory DuckDB that never tries to download an extension.
 
     Imported here, not at module level: the ingest process never needs DuckDB.
@@ -299,4 +311,6 @@ def duckdb_connection(threads: int | None = None, memory_limit: str | None = Non
         config["threads"] = str(threads)
     if memory_limit:
         config["memory_limit"] = memory_limit
+    if temp_directory:
+        config["temp_directory"] = temp_directory
     return duckdb.connect(":memory:", config=config)

@@ -1,0 +1,121 @@
+"""The analyst tables: DuckDB SQL over one day of the Parquet assets (pure, no Dagster).
+
+Each query reads the day's ``ticket``, ``sentiment`` and ``entity`` objects through
+pyarrow datasets registered in an in-memory DuckDB (see ``storage``): DuckDB pushes the
+projection into the scan, so only the few canonical columns of the wide ``ticket`` table
+are read, on local disk or S3 alike, with no extension to download.
+
+Definitions (also in each asset's description):
+- tickets: tickets of the day (after ingest's rules; rejected rows are not tickets).
+- share_negative: tickets labelled negative / tickets.
+- avg_compound: mean sentiment compound of the group's tickets.
+- avg_csat: mean csat over the tickets that have one (null if none has).
+- mentions vs tickets: every mention counts; ``tickets`` counts distinct tickets.
+- avg_compound of an entity: the mean over the distinct tickets that mention it.
+- solved: the ticket has a ``resolved_at`` or a status of solved/resolved/closed.
+- median_hours_to_resolve: median of resolved_at - created_at, over tickets with a
+  ``resolved_at`` at or after ``created_at``.
+- a null channel, product or agent is a group of its own, never dropped.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+
+UTC_TIMESTAMP = pl.Datetime("us", "UTC")
+
+SCHEMAS: dict[str, dict[str, pl.DataType]] = {
+    "daily_sentiment_summary": {
+        "date": pl.Date(),
+        "channel": pl.String(),
+        "product": pl.String(),
+        "tickets": pl.Int64(),
+        "avg_compound": pl.Float64(),
+        "positive": pl.Int64(),
+        "neutral": pl.Int64(),
+        "negative": pl.Int64(),
+        "share_negative": pl.Float64(),
+        "avg_csat": pl.Float64(),
+    },
+    "daily_entity_mentions": {
+        "date": pl.Date(),
+        "type": pl.String(),
+        "normalized": pl.String(),
+        "mentions": pl.Int64(),
+        "tickets": pl.Int64(),
+        "avg_compound": pl.Float64(),
+    },
+    "daily_agent_summary": {
+        "date": pl.Date(),
+        "agent_id": pl.String(),
+        "tickets": pl.Int64(),
+        "solved": pl.Int64(),
+        "median_hours_to_resolve": pl.Float64(),
+        "avg_compound": pl.Float64(),
+        "avg_csat": pl.Float64(),
+    },
+}
+INPUTS: dict[str, tuple[str, ...]] = {
+    "daily_sentiment_summary": ("ticket", "sentiment"),
+    "daily_entity_mentions": ("entity", "sentiment"),
+    "daily_agent_summary": ("ticket", "sentiment"),
+}
+SOLVED_STATUSES = ("solved", "resolved", "closed")
+
+QUERIES: dict[str, str] = {
+    "daily_sentiment_summary": """
+        select $day as date, t.channel, t.product,
+               count(*) as tickets,
+               avg(s.compound) as avg_compound,
+               count(*) filter (where s.label = 'positive') as positive,
+               count(*) filter (where s.label = 'neutral') as neutral,
+               count(*) filter (where s.label = 'negative') as negative,
+               count(*) filter (where s.label = 'negative') / count(*) as share_negative,
+               avg(t.csat) as avg_csat
+        from ticket t join sentiment s using (ticket_id)
+        group by all
+        order by t.channel nulls last, t.product nulls last
+    """,
+    "daily_entity_mentions": """
+        with per_ticket as (
+            select e.type, e.normalized, e.ticket_id, count(*) as mentions
+            from entity e
+            group by all
+        )
+        select $day as date, p.type, p.normalized,
+               sum(p.mentions) as mentions,
+               count(*) as tickets,
+               avg(s.compound) as avg_compound
+        from per_ticket p left join sentiment s using (ticket_id)
+        group by all
+        order by p.type, mentions desc, p.normalized
+    """,
+    "daily_agent_summary": f"""
+        select $day as date, t.agent_id,
+               count(*) as tickets,
+               count(*) filter (where t.resolved_at is not null or lower(t.status) in {SOLVED_STATUSES}) as solved,
+               median(epoch(t.resolved_at - t.created_at) / 3600.0)
+                   filter (where t.resolved_at >= t.created_at) as median_hours_to_resolve,
+               avg(s.compound) as avg_compound,
+               avg(t.csat) as avg_csat
+        from ticket t join sentiment s using (ticket_id)
+        group by all
+        order by t.agent_id nulls last
+    """,
+}
+
+
+def aggregate(connection: duckdb.DuckDBPyConnection, table: str, day: date, inputs: dict[str, pa.dataset.Dataset]) -> pl.DataFrame:
+    """Run ``table``'s query for ``day`` over the registered ``inputs`` (name -> dataset)."""
+    cursor = connection.cursor()  # one cursor per query: registrations never leak between them
+    try:
+        for name in INPUTS[table]:
+            cursor.register(name, inputs[name])
+        result = cursor.sql(QUERIES[table], params={"day": day}).pl()
+    finally:
+        cursor.close()
+    return result.cast(SCHEMAS[table]).select(list(SCHEMAS[table]))

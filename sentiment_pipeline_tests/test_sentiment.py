@@ -1,0 +1,101 @@
+"""The sentiment scorer: VADER reproduced exactly, the support layer's effect, parallel = serial,
+and the accuracy report on the labeled development set."""
+
+import random
+from pathlib import Path
+
+import polars as pl
+import pytest
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+from sentiment_pipeline.sample import _text, product_catalog
+from sentiment_pipeline.sentiment import Model, accuracy_table, score_texts, score_tickets
+
+DATA = Path(__file__).parent / "data"
+PLAIN, OURS = Model(domain=False), Model()
+
+
+def compound(text: str, model: Model) -> float:
+    return score_texts(pl.Series([text]), model).get_column("compound").item()
+
+
+def varied_texts(count: int, seed: int = 3) -> list[str]:
+    rng = random.Random(seed)
+    catalog = product_catalog()
+    words = "good bad never so this without doubt not isn't don't great terrible no least at very kind of the but 😀 🙏 !!".split()
+    texts = [". ".join(_text(rng, rng.choice(["negative", "positive", "neutral"]), catalog)) for _ in range(count // 2)]
+    texts += [" ".join(rng.choice(words) for _ in range(rng.randint(1, 10))) for _ in range(count - len(texts))]
+    return texts
+
+
+def test_plain_model_is_vader_to_the_last_digit():
+    assert compound("VADER is smart, handsome, and funny.", PLAIN) == 0.8316  # VADER's own README example
+    texts = varied_texts(3000)
+    reference = SentimentIntensityAnalyzer()
+    expected = [reference.polarity_scores(t) for t in texts]
+    got = score_texts(pl.Series(texts), PLAIN).to_dicts()
+    assert got == [{k: e[k] for k in ("compound", "pos", "neu", "neg")} for e in expected]
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("Still waiting for my refund.", "negative"),
+        ("I was charged twice for the same order.", "negative"),
+        ("No response to my emails since Monday.", "negative"),
+        ("The app crashes on start since the update.", "negative"),
+        ("The refund never came.", "negative"),
+        ("It doesnt work after the update", "negative"),
+        ("Great, another update that breaks everything", "negative"),
+        ("Resolved, thank you.", "positive"),
+        ("It works now after the reinstall.", "positive"),
+        ("Please send the invoice for order ORD-123456. Best regards", "neutral"),
+        ("How do I change the billing email on my account?", "neutral"),
+    ],
+)
+def test_support_layer_on_support_language(text, label):
+    scored = score_texts(pl.Series([text]), OURS).get_column("compound").item()
+    got = "positive" if scored >= 0.05 else "negative" if scored <= -0.05 else "neutral"
+    assert got == label, f"{text!r}: {scored}"
+
+
+@pytest.mark.parametrize(
+    ("text", "plain", "ours"),
+    [
+        ("Still waiting for the replacement.", 0.0, -0.5106),
+        ("The app crashes on start.", 0.0, -0.5106),
+        ("The refund never came.", 0.0, -0.5106),
+        ("It works now.", 0.0, 0.5106),
+    ],
+)
+def test_support_layer_fixes_what_plain_vader_calls_neutral(text, plain, ours):
+    assert (compound(text, PLAIN), compound(text, OURS)) == (plain, ours)
+
+
+def test_support_layer_takes_the_praise_out_of_boilerplate():
+    assert compound("Please help me change my address. Best regards", PLAIN) >= 0.05
+    assert compound("Please help me change my address. Best regards", OURS) == 0.0
+
+
+def test_two_processes_score_exactly_like_one():
+    texts = pl.Series(varied_texts(6000, seed=9))
+    assert score_texts(texts, OURS, workers=2).equals(score_texts(texts, OURS, workers=1))
+
+
+def test_score_tickets_rows_labels_and_model_version():
+    tickets = pl.DataFrame({"ticket_id": ["a", "b", "c"], "subject": ["Broken", None, "Thanks"], "body": ["still waiting!", None, "works now"]})
+    scored = score_tickets(tickets)
+    assert scored.get_column("label").to_list() == ["negative", "neutral", "positive"]
+    assert scored.get_column("model").unique().to_list() == ["vader+support"]
+    assert scored.get_column("model_version").item(0).startswith("vaderSentiment 3.3.2; support layer ")
+
+
+def test_accuracy_on_the_development_set():
+    labeled = pl.read_csv(DATA / "sentiment_dev.csv")
+    assert labeled.height >= 300 and set(labeled.get_column("label")) == {"negative", "neutral", "positive"}
+    table = accuracy_table(labeled)
+    print("\n" + str(table))
+    plain, ours = table.row(0, named=True), table.row(1, named=True)
+    assert ours["accuracy"] >= 0.85, table
+    for name in ("negative", "neutral", "positive"):
+        assert ours[f"recall_{name}"] >= plain[f"recall_{name}"] - 0.02, (name, table)
