@@ -1,9 +1,9 @@
 """The analyst tables: DuckDB SQL over one day of the Parquet assets (pure, no Dagster).
 
-Each query reads the day's ``ticket``, ``sentiment`` and ``entity`` objects through
-pyarrow datasets registered in an in-memory DuckDB (see ``storage``): DuckDB pushes the
-projection into the scan, so only the few canonical columns of the wide ``ticket`` table
-are read, on local disk or S3 alike, with no extension to download.
+Each query reads the day's ``ticket``, ``sentiment`` and ``entity`` objects, read
+by an in-memory DuckDB through ``storage.asset_source`` (DuckDB's reader locally, pyarrow
+datasets on S3): DuckDB pushes the projection into the scan, so only the few canonical
+columns of the wide ``ticket`` table are read, and nothing needs an extension download.
 
 Definitions (also in each asset's description):
 - tickets: tickets of the day (after ingest's rules; rejected rows are not tickets).
@@ -20,11 +20,10 @@ Definitions (also in each asset's description):
 
 from __future__ import annotations
 
-from datetime import date
-
 import duckdb
 import polars as pl
-import pyarrow as pa
+
+from sentiment_pipeline import storage
 
 UTC_TIMESTAMP = pl.Datetime("us", "UTC")
 
@@ -64,7 +63,6 @@ INPUTS: dict[str, tuple[str, ...]] = {
     "daily_entity_mentions": ("entity", "sentiment"),
     "daily_agent_summary": ("ticket", "sentiment"),
 }
-SOLVED_STATUSES = ("solved", "resolved", "closed")
 
 QUERIES: dict[str, str] = {
     "daily_sentiment_summary": """
@@ -76,46 +74,42 @@ QUERIES: dict[str, str] = {
                count(*) filter (where s.label = 'negative') as negative,
                count(*) filter (where s.label = 'negative') / count(*) as share_negative,
                avg(t.csat) as avg_csat
-        from ticket t join sentiment s using (ticket_id)
+        from {ticket} t join {sentiment} s using (ticket_id)
         group by all
         order by t.channel nulls last, t.product nulls last
     """,
     "daily_entity_mentions": """
         with per_ticket as (
             select e.type, e.normalized, e.ticket_id, count(*) as mentions
-            from entity e
+            from {entity} e
             group by all
         )
         select $day as date, p.type, p.normalized,
                sum(p.mentions) as mentions,
                count(*) as tickets,
                avg(s.compound) as avg_compound
-        from per_ticket p left join sentiment s using (ticket_id)
+        from per_ticket p left join {sentiment} s using (ticket_id)
         group by all
         order by p.type, mentions desc, p.normalized
     """,
-    "daily_agent_summary": f"""
+    "daily_agent_summary": """
         select $day as date, t.agent_id,
                count(*) as tickets,
-               count(*) filter (where t.resolved_at is not null or lower(t.status) in {SOLVED_STATUSES}) as solved,
+               count(*) filter (where t.resolved_at is not null or lower(t.status) in ('solved', 'resolved', 'closed')) as solved,
                median(epoch(t.resolved_at - t.created_at) / 3600.0)
                    filter (where t.resolved_at >= t.created_at) as median_hours_to_resolve,
                avg(s.compound) as avg_compound,
                avg(t.csat) as avg_csat
-        from ticket t join sentiment s using (ticket_id)
+        from {ticket} t join {sentiment} s using (ticket_id)
         group by all
         order by t.agent_id nulls last
     """,
 }
 
 
-def aggregate(connection: duckdb.DuckDBPyConnection, table: str, day: date, inputs: dict[str, pa.dataset.Dataset]) -> pl.DataFrame:
-    """Run ``table``'s query for ``day`` over the registered ``inputs`` (name -> dataset)."""
-    cursor = connection.cursor()  # one cursor per query: registrations never leak between them
-    try:
-        for name in INPUTS[table]:
-            cursor.register(name, inputs[name])
-        result = cursor.sql(QUERIES[table], params={"day": day}).pl()
-    finally:
-        cursor.close()
+def aggregate(connection: duckdb.DuckDBPyConnection, table: str, root: str, partition_key: str) -> pl.DataFrame:
+    """``table`` for one day, from that day's inputs under ``root``; use a fresh connection."""
+    sources = {name: storage.asset_source(connection, root, name, partition_key) for name in INPUTS[table]}
+    day = storage.partition_day(partition_key)
+    result = connection.sql(QUERIES[table].format(**sources), params={"day": day}).pl()
     return result.cast(SCHEMAS[table]).select(list(SCHEMAS[table]))

@@ -66,12 +66,11 @@ def analytics_asset(table: str) -> dg.AssetsDefinition:
     )
     def compute_table(context: dg.AssetExecutionContext, duckdb: DuckDB, parquet_io_manager: dg.ResourceParam[ParquetIOManager]) -> LazyPartitions:
         root = parquet_io_manager.resolved_root()
-        connection = duckdb.connect()
         days: list[pl.DataFrame] = []
 
         def compute(key: str) -> pl.DataFrame:
-            inputs = {name: storage.partition_dataset(root, name, key) for name in aggregates.INPUTS[table]}
-            frame = aggregates.aggregate(connection, table, storage.partition_day(key), inputs)
+            with duckdb.connect() as connection:
+                frame = aggregates.aggregate(connection, table, root, key)
             days.append(frame)
             return frame
 

@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 
 DEFAULT_STORAGE_ROOT = "data"
 HIVE_SCHEMA = pa.schema([("year", pa.int16()), ("month", pa.int8()), ("day", pa.int8())])
+HIVE_TYPES_SQL = "{'year': SMALLINT, 'month': TINYINT, 'day': TINYINT}"  # the same types, for DuckDB
 ASSET_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 PARTITION_KEY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 ROW_GROUP_CELLS = 4_000_000
@@ -264,13 +265,29 @@ def scan_partitions(root: str, asset: str, partition_keys: Iterable[str]) -> pl.
     return pl.concat(scans, how="diagonal_relaxed")
 
 
-def partition_dataset(root: str, asset: str, partition_key: str) -> ds.Dataset:
-    """One partition's object as a pyarrow dataset (for DuckDB); an error if never written."""
-    uri = partition_uri(root, asset, partition_key)
-    if not exists(uri):
-        raise _missing(root, asset, [partition_key])
-    fs, path = filesystem(uri)
-    return ds.dataset(path, filesystem=fs, format="parquet")
+def asset_source(connection, root: str, asset: str, partition_key: str | None = None) -> str:
+    """A DuckDB FROM-clause source for ``asset`` (every day, or one), to put in a query.
+
+    A local root is read by DuckDB's own Parquet reader, written into the query itself
+    (hive partitions typed, so year/month/day filters prune folders, and nothing is bound
+    twice); an S3 root is a pyarrow dataset registered on ``connection`` under the
+    asset's name, which DuckDB scans with projection and filter pushdown and without any
+    httpfs download. A day that was never written is an error naming it.
+    """
+    if partition_key is not None:
+        uri = partition_uri(root, asset, partition_key)
+        if not exists(uri):
+            raise _missing(root, asset, [partition_key])
+    else:
+        uri = join(root, check_asset_name(asset))
+    if is_s3(uri):
+        fs, path = filesystem(uri)
+        connection.register(asset, ds.dataset(path, filesystem=fs, format="parquet") if partition_key else arrow_dataset(root, asset))
+        return asset
+    if partition_key is not None:
+        return "read_parquet('{}')".format(uri.replace("'", "''"))
+    pattern = join(uri, "*", "*", "*", "*.parquet").replace("'", "''")
+    return f"read_parquet('{pattern}', hive_partitioning = true, hive_types = {HIVE_TYPES_SQL})"
 
 
 def _missing(root: str, asset: str, keys: list[str]) -> MissingPartitionError:
@@ -289,14 +306,8 @@ def arrow_dataset(root: str, asset: str) -> ds.Dataset:
     local disk and on S3 alike, with no extension to download.
     """
     fs, path = filesystem(join(root, check_asset_name(asset)))
-    return ds.dataset(
-        path,
-        filesystem=fs,
-        format="parquet",
-        partitioning=ds.partitioning(HIVE_SCHEMA, flavor="hive"),
-        exclude_invalid_files=False,
-        ignore_prefixes=[".", "_"],
-    )
+    hive = ds.partitioning(HIVE_SCHEMA, flavor="hive")
+    return ds.dataset(path, filesystem=fs, format="parquet", partitioning=hive, ignore_prefixes=[".", "_"])
 
 
 def duckdb_connection(threads: int | None = None, memory_limit: str | None = None, temp_directory: str | None = None):

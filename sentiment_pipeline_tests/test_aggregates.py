@@ -106,8 +106,8 @@ def test_whole_chain_on_moto_s3_read_back_through_duckdb(s3_storage):
     for table in TABLES:
         same(table, read(table, DAYS[0]), expected(table, DAYS[0]))
     connection = storage.duckdb_connection()
-    connection.register("summary", storage.arrow_dataset(storage.storage_root(), "daily_sentiment_summary"))
-    rows = connection.execute("select year, month, day, sum(tickets) from summary group by all order by day").fetchall()
+    summary = storage.asset_source(connection, storage.storage_root(), "daily_sentiment_summary")
+    rows = connection.execute(f"select year, month, day, sum(tickets) from {summary} group by all order by day").fetchall()
     assert rows == [(2025, 1, 2, 6)]  # the empty day has an object but no rows
 
 
