@@ -101,14 +101,16 @@ def test_aggregates_match_polars_with_nulls_duplicates_unresolved_and_an_empty_d
 def test_whole_chain_on_moto_s3_read_back_through_duckdb(s3_storage):
     import boto3
 
-    boto3.client("s3").put_object(Bucket=s3_storage, Key=f"landing/{DAYS[0]}/tickets.csv", Body=CSV.encode())
+    for day in DAYS:  # both days have data here
+        boto3.client("s3").put_object(Bucket=s3_storage, Key=f"landing/{day}/tickets.csv", Body=CSV.encode())
     assert materialize_all().success
     for table in TABLES:
-        same(table, read(table, DAYS[0]), expected(table, DAYS[0]))
+        for day in DAYS:
+            same(table, read(table, day), expected(table, day))
     connection = storage.duckdb_connection()
     summary = storage.asset_source(connection, storage.storage_root(), "daily_sentiment_summary")
     rows = connection.execute(f"select year, month, day, sum(tickets) from {summary} group by all order by day").fetchall()
-    assert rows == [(2025, 1, 2, 6)]  # the empty day has an object but no rows
+    assert rows == [(2025, 1, 2, 6), (2025, 1, 3, 6)]
 
 
 @pytest.mark.parametrize("table", TABLES)
