@@ -1,8 +1,9 @@
-"""``sentiment-pipeline``: the project's command line (sample data now; the API server later)."""
+"""``sentiment-pipeline``: sample data, the read API server and its keys."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -22,8 +23,27 @@ def main(argv: list[str] | None = None) -> None:
     generate.add_argument("--end", type=date.fromisoformat, help="last day (YYYY-MM-DD); default yesterday, UTC")
     generate.add_argument("--clean", action="store_true", help="no deliberately bad rows")
     generate.add_argument("--seed", type=int, default=7)
+    serve = commands.add_parser("serve", help="run the read API (OpenAPI docs at /docs)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    keys = commands.add_parser("api-key", help="manage API keys (stored hashed in SQLite)")
+    key_commands = keys.add_subparsers(dest="action", required=True)
+    create = key_commands.add_parser("create", help="make a key and print it once")
+    create.add_argument("--name", required=True)
+    create.add_argument("--scope", action="append", default=[], choices=["pii"], help="pii: see e-mails and phones unmasked")
+    key_commands.add_parser("list", help="names, scopes and dates (never the keys)")
+    revoke = key_commands.add_parser("revoke", help="stop a key from working")
+    revoke.add_argument("--name", required=True)
     args = parser.parse_args(argv)
-    if args.command == "generate-sample":
+    if args.command == "serve":
+        import uvicorn
+
+        from sentiment_pipeline.api.app import create_app
+
+        uvicorn.run(create_app(), host=args.host, port=args.port)
+    elif args.command == "api-key":
+        manage_keys(parser, args)
+    elif args.command == "generate-sample":
         if args.days < 1 or args.rows_per_day < 0 or args.extra_cols < 0:
             parser.error("--days must be at least 1; --rows-per-day and --extra-cols not negative")
         spec = sample.SampleSpec(
@@ -42,3 +62,24 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def manage_keys(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    from sentiment_pipeline.api.keys import KeyStore
+
+    store = KeyStore()
+    if args.action == "create":
+        try:
+            key = store.create(args.name, set(args.scope))
+        except ValueError as error:
+            parser.error(str(error))
+        print(key)
+        print(f"(key '{args.name}' scopes={sorted(args.scope) or '-'}; shown only now, store it safely)", file=sys.stderr)
+    elif args.action == "list":
+        for key in store.list():
+            state = f"revoked {key.revoked_at}" if key.revoked_at else "active"
+            print(f"{key.name}\tscopes={','.join(sorted(key.scopes)) or '-'}\tcreated {key.created_at}\t{state}")
+    elif not store.revoke(args.name):
+        parser.error(f"no active key named {args.name!r}")
+    else:
+        print(f"revoked '{args.name}'")

@@ -107,6 +107,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             columns = max(columns, len(partition.frame.collect_schema()))
             uris.append(uri)
             context.log.info(f"wrote {written_rows} rows of {asset} to {uri}")
+        storage.mark_changed(root, asset, f"run {context.run_id}: {len(uris)} partition(s)")
         context.add_output_metadata(
             {
                 "dagster/row_count": rows,

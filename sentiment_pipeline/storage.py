@@ -32,6 +32,7 @@ HIVE_SCHEMA = pa.schema([("year", pa.int16()), ("month", pa.int8()), ("day", pa.
 HIVE_TYPES_SQL = "{'year': SMALLINT, 'month': TINYINT, 'day': TINYINT}"  # the same types, for DuckDB
 ASSET_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 PARTITION_KEY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+VERSION_MARKER = "_version"  # per asset; '_' keeps it out of Parquet globs and datasets
 ROW_GROUP_CELLS = 4_000_000
 ROW_GROUP_MAX_ROWS = 256_000
 
@@ -153,6 +154,23 @@ def polars_storage_options(uri: str) -> dict[str, str] | None:
     return options
 
 
+def probe(root: str) -> tuple[bool, str]:
+    """Whether storage answers, quickly (one short try: for health checks, not for work)."""
+    if not is_s3(root):
+        return (True, "local folder") if Path(root).is_dir() else (False, f"{root} does not exist yet")
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket = root.removeprefix("s3://").partition("/")[0]
+    quick = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 1})
+    try:
+        boto3.client("s3", config=quick).head_bucket(Bucket=bucket)
+    except (BotoCoreError, ClientError) as error:
+        return False, f"{type(error).__name__}: {error}"
+    return True, f"bucket {bucket} reachable"
+
+
 def exists(uri: str) -> bool:
     fs, path = filesystem(uri)
     return fs.get_file_info(path).type == pafs.FileType.File
@@ -222,6 +240,31 @@ def row_group_rows(frame: pl.DataFrame | pl.LazyFrame) -> int:
     return max(1_000, min(ROW_GROUP_MAX_ROWS, ROW_GROUP_CELLS // columns))
 
 
+def mark_changed(root: str, asset: str, note: str) -> None:
+    """Record that ``asset`` changed (a new token each time): readers that cached
+    anything read from it compare ``asset_version`` and drop what is stale."""
+    uri = join(root, check_asset_name(asset), VERSION_MARKER)
+    body = f"{uuid.uuid4().hex} {note}".encode()
+    if is_s3(uri):
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        s3_client().put_object(Bucket=bucket, Key=key, Body=body)
+        return
+    target = Path(uri)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staged = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    staged.write_bytes(body)
+    os.replace(staged, target)
+
+
+def asset_version(root: str, asset: str) -> str | None:
+    """The token of ``asset``'s last change (None if it was never written)."""
+    uri = join(root, check_asset_name(asset), VERSION_MARKER)
+    try:
+        return read_bytes(uri).decode()
+    except FileNotFoundError:
+        return None
+
+
 def delete(uris: Iterable[str]) -> None:
     for uri in uris:
         if is_s3(uri):
@@ -238,7 +281,11 @@ def read_bytes(uri: str) -> bytes:
     """The object's bytes exactly as stored, in one copy (never un-gzipped on the way)."""
     if is_s3(uri):
         bucket, _, key = uri.removeprefix("s3://").partition("/")
-        return s3_client().get_object(Bucket=bucket, Key=key)["Body"].read()
+        client = s3_client()
+        try:
+            return client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except client.exceptions.NoSuchKey as error:
+            raise FileNotFoundError(uri) from error
     return Path(uri).read_bytes()
 
 

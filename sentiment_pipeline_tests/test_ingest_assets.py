@@ -62,7 +62,9 @@ def test_dirty_day_with_landing_and_storage_on_moto_s3(s3_storage):
         s3.put_object(Bucket=s3_storage, Key=f"landing/2025-01-02/{name}", Body=content)
     check_dirty_day(materialize("2025-01-02"))
     assert s3_keys(s3_storage, "lake/") == [
+        "lake/ticket/_version",
         "lake/ticket/year=2025/month=01/day=02/ticket-2025-01-02.parquet",
+        "lake/ticket_rejects/_version",
         "lake/ticket_rejects/year=2025/month=01/day=02/ticket_rejects-2025-01-02.parquet",
     ]
 

@@ -50,14 +50,16 @@ def test_local_partition_written_at_hive_path_and_read_back(tmp_path):
     assert result.success
     files = sorted(p.relative_to(tmp_path / "lake").as_posix() for p in (tmp_path / "lake").rglob("*") if p.is_file())
     assert files == [
+        "probe/_version",  # changes on every write: readers' caches compare it
         "probe/year=2025/month=01/day=02/probe-2025-01-02.parquet",
+        "probe_copy/_version",
         "probe_copy/year=2025/month=01/day=02/probe_copy-2025-01-02.parquet",
     ]
-    copied = pl.read_parquet(tmp_path / "lake" / files[1])
+    copied = pl.read_parquet(tmp_path / "lake" / files[3])
     assert copied.to_dicts() == [{"for_day": "2025-01-02", "version": "v1", "code": "000123"}, {"for_day": "2025-01-02", "version": "v1", "code": "9"}]
-    lineage = json.loads(pq.read_metadata(tmp_path / "lake" / files[1]).metadata[LINEAGE_KEY.encode()])
+    lineage = json.loads(pq.read_metadata(tmp_path / "lake" / files[3]).metadata[LINEAGE_KEY.encode()])
     assert lineage["partition"] == "2025-01-02" and lineage["run_id"] == result.run_id
-    assert lineage["source_files"] == [storage.join(root, files[0])]
+    assert lineage["source_files"] == [storage.join(root, files[1])]
     metadata = result.asset_materializations_for_node("probe")[0].metadata
     assert metadata["dagster/row_count"].value == 2 and metadata["bytes"].value > 0
 
@@ -66,7 +68,9 @@ def test_s3_partition_written_at_exact_keys_and_read_back(s3_env):
     root = f"s3://{s3_env}/lake"
     assert materialize(probe_assets("v1"), root, partition_key="2025-01-02").success
     assert s3_keys(s3_env) == [
+        "lake/probe/_version",
         "lake/probe/year=2025/month=01/day=02/probe-2025-01-02.parquet",
+        "lake/probe_copy/_version",
         "lake/probe_copy/year=2025/month=01/day=02/probe_copy-2025-01-02.parquet",
     ]
     back = storage.scan_partitions(root, "probe_copy", ["2025-01-02"]).collect()
@@ -76,8 +80,11 @@ def test_s3_partition_written_at_exact_keys_and_read_back(s3_env):
 @pytest.mark.parametrize("where", ["local", "s3"])
 def test_rematerialization_replaces_the_one_object(where, tmp_path, request):
     root = str(tmp_path / "lake") if where == "local" else f"s3://{request.getfixturevalue('s3_env')}/lake"
+    assert storage.asset_version(root, "probe") is None
     assert materialize(probe_assets("v1"), root, partition_key="2025-01-02").success
+    first = storage.asset_version(root, "probe")
     assert materialize(probe_assets("v2"), root, partition_key="2025-01-02").success
+    assert storage.asset_version(root, "probe") not in (None, first)
     objects = storage.list_files(storage.partition_dir(root, "probe", "2025-01-02"))
     assert [o.base_name for o in objects] == ["probe-2025-01-02.parquet"]
     assert storage.scan_partitions(root, "probe", ["2025-01-02"]).collect().get_column("version").to_list() == ["v2", "v2"]

@@ -1,0 +1,1 @@
+"""The read API: FastAPI over the Parquet lake (storage + in-memory DuckDB), no Dagster."""

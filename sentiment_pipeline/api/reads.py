@@ -1,0 +1,213 @@
+"""What the API answers, as plain functions over storage: DuckDB SQL with every user value
+passed as a parameter (never spliced into SQL text), results as polars frames."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import polars as pl
+
+from sentiment_pipeline import storage
+from sentiment_pipeline.aggregates import SCHEMAS
+
+TABLES = tuple(SCHEMAS)
+FILTERABLE = {name: [c for c, t in schema.items() if t == pl.String] for name, schema in SCHEMAS.items()}
+MAX_LIMIT = 10_000
+MAX_RANGE_DAYS = 366 * 3
+GROUPINGS = {"day": "date", "channel": "channel", "product": "product"}
+TICKET_FIELDS = ["ticket_id", "created_at", "subject", "body", "channel", "product", "customer_id",
+                 "agent_id", "status", "priority", "resolved_at", "csat", "tags"]
+
+
+class BadRequest(ValueError):
+    """The caller asked for something that cannot be answered; the message says what to change."""
+
+
+class NotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class DateRange:
+    start: date
+    end: date
+
+    @classmethod
+    def parse(cls, start: str | None, end: str | None, default_days: int = 30) -> DateRange:
+        last = _date(end, "end") if end else date.today()
+        first = _date(start, "start") if start else last - timedelta(days=default_days - 1)
+        if first > last:
+            raise BadRequest(f"start {first} is after end {last}")
+        if (last - first).days + 1 > MAX_RANGE_DAYS:
+            raise BadRequest(f"range of {(last - first).days + 1} days is too large; at most {MAX_RANGE_DAYS}")
+        return cls(first, last)
+
+    def sql(self, table: str = "") -> str:
+        """Prunes hive folders by year, then keeps the exact days (``table``: an alias to qualify with)."""
+        y, m, d = (f"{table}.{c}" if table else c for c in ("year", "month", "day"))
+        return f"{y} between $first_year and $last_year and make_date({y}, {m}, {d}) between $start and $end"
+
+    def params(self) -> dict:
+        return {"first_year": self.start.year, "last_year": self.end.year, "start": self.start, "end": self.end}
+
+
+def _date(text: str, name: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise BadRequest(f"{name} {text!r} is not a date: use YYYY-MM-DD") from error
+
+
+class Reader:
+    """Reads one storage root; every call opens its own in-memory DuckDB connection."""
+
+    def __init__(self, root: str):
+        self.root = root
+
+    def _query(self, sql: str, assets: tuple[str, ...], params: dict | None = None) -> pl.DataFrame:
+        connection = storage.duckdb_connection(threads=2)
+        try:
+            sources = {asset: self._source(connection, asset) for asset in assets}
+            return connection.sql(sql.format(**sources), params=params or {}).pl()
+        finally:
+            connection.close()
+
+    def _source(self, connection, asset: str) -> str:
+        if not storage.list_files(storage.join(self.root, asset), recursive=True):
+            raise NotFound(f"no data yet for '{asset}': materialize it first")
+        return storage.asset_source(connection, self.root, asset)
+
+    def version(self, assets: tuple[str, ...]) -> tuple:
+        return tuple(storage.asset_version(self.root, asset) for asset in assets)
+
+    def tables(self) -> list[dict]:
+        described = []
+        for name in TABLES:
+            info = {"name": name, "columns": {c: str(t) for c, t in SCHEMAS[name].items()}, "filters": FILTERABLE[name]}
+            try:
+                stats = self._query(
+                    f"select count(*) as rows, min(date) as first_date, max(date) as last_date from {{{name}}}", (name,)
+                ).row(0, named=True)
+            except NotFound:
+                stats = {"rows": 0, "first_date": None, "last_date": None}
+            version = storage.asset_version(self.root, name)
+            described.append({**info, **stats, "last_update": version.split(" ", 1)[1] if version else None})
+        return described
+
+    def table(self, name: str, days: DateRange, filters: dict[str, str], limit: int, offset: int) -> pl.DataFrame:
+        if name not in TABLES:
+            raise NotFound(f"unknown table {name!r}; tables: {', '.join(TABLES)}")
+        unknown = sorted(set(filters) - set(FILTERABLE[name]))
+        if unknown:
+            raise BadRequest(f"cannot filter {name} on {unknown}; filterable columns: {FILTERABLE[name]}")
+        if not 1 <= limit <= MAX_LIMIT or offset < 0:
+            raise BadRequest(f"limit must be 1..{MAX_LIMIT} and offset at least 0")
+        conditions = [days.sql()] + [f'"{column}" is not distinct from $f{i}' for i, column in enumerate(filters)]
+        params = {**days.params(), **{f"f{i}": value for i, value in enumerate(filters.values())}, "limit": limit, "offset": offset}
+        columns = ", ".join(f'"{c}"' for c in SCHEMAS[name])
+        sql = f"select {columns} from {{{name}}} where {' and '.join(conditions)} order by all limit $limit offset $offset"
+        return self._query(sql, (name,), params)
+
+    def sentiment(
+        self, days: DateRange, group_by: str, product: str | None = None, channel: str | None = None, label: str | None = None
+    ) -> pl.DataFrame:
+        if group_by not in GROUPINGS:
+            raise BadRequest(f"group_by must be one of {sorted(GROUPINGS)}")
+        if label is not None and label not in ("positive", "neutral", "negative"):
+            raise BadRequest("label must be positive, neutral or negative")
+        matching = f", sum({label})::bigint as matching" if label else ""  # label is one of three fixed names
+        key = GROUPINGS[group_by]
+        conditions = [days.sql()]
+        params = days.params()
+        for column, value in (("product", product), ("channel", channel)):
+            if value is not None:
+                conditions.append(f"lower({column}) = lower(${column})")
+                params[column] = value
+        sql = f"""
+            select {key} as {group_by}, sum(tickets)::bigint as tickets,
+                   sum(avg_compound * tickets) / sum(tickets) as avg_compound,
+                   sum(positive)::bigint as positive, sum(neutral)::bigint as neutral, sum(negative)::bigint as negative,
+                   sum(negative) / sum(tickets) as share_negative{matching}
+            from {{daily_sentiment_summary}} where {' and '.join(conditions)}
+            group by all order by {group_by} nulls last
+        """
+        return self._query(sql, ("daily_sentiment_summary",), params)
+
+    def ticket(self, ticket_id: str, custom_fields: bool) -> dict:
+        """The latest version of a ticket (it may be re-exported on later days)."""
+        located = self._query(
+            "select year, month, day from {sentiment} where ticket_id = $id order by all desc limit 1",
+            ("sentiment",),
+            {"id": ticket_id},
+        )
+        if located.is_empty():
+            raise NotFound(f"no ticket {ticket_id!r}")
+        year, month, day = located.row(0)
+        key = date(year, month, day).isoformat()
+        connection = storage.duckdb_connection(threads=2)
+        try:
+            sources = {a: storage.asset_source(connection, self.root, a, key) for a in ("ticket", "sentiment", "entity")}
+            ticket = connection.sql(f"select * from {sources['ticket']} where ticket_id = $id", params={"id": ticket_id}).pl()
+            scores = connection.sql(
+                f"select compound, pos, neu, neg, label, model, model_version from {sources['sentiment']} where ticket_id = $id",
+                params={"id": ticket_id},
+            ).pl()
+            mentions = connection.sql(
+                f"select type, text, normalized, field, start, \"end\" from {sources['entity']} where ticket_id = $id order by field, start",
+                params={"id": ticket_id},
+            ).pl()
+        finally:
+            connection.close()
+        row = ticket.row(0, named=True)
+        canonical = {k: row[k] for k in TICKET_FIELDS}
+        result = {"partition": key, "ticket": canonical, "sentiment": scores.row(0, named=True) if scores.height else None,
+                  "entities": mentions.to_dicts()}
+        if custom_fields:
+            skip = {*TICKET_FIELDS, "source_file", "source_row", "ingested_at"}
+            result["custom_fields"] = {k: v for k, v in row.items() if k not in skip and v is not None}
+        return result
+
+    def search(self, text: str, days: DateRange, label: str | None, limit: int) -> pl.DataFrame:
+        if not text.strip():
+            raise BadRequest("q must not be empty")
+        if label is not None and label not in ("positive", "neutral", "negative"):
+            raise BadRequest("label must be positive, neutral or negative")
+        if not 1 <= limit <= 1_000:
+            raise BadRequest("limit must be 1..1000")
+        sql = f"""
+            select t.ticket_id, t.created_at, t.subject, t.body, t.channel, t.product, s.label, s.compound
+            from (select ticket_id, created_at, subject, body, channel, product, year, month, day from {{ticket}}) t
+            join (select ticket_id, label, compound, year, month, day from {{sentiment}}) s using (ticket_id, year, month, day)
+            where {days.sql("t")}
+              and (contains(lower(coalesce(t.subject, '')), lower($q)) or contains(lower(coalesce(t.body, '')), lower($q)))
+              and ($label is null or s.label = $label)
+            order by t.created_at desc limit $limit
+        """
+        return self._query(sql, ("ticket", "sentiment"), {**days.params(), "q": text, "label": label, "limit": limit})
+
+    def daily_report(self, day: date) -> dict:
+        days = DateRange(day, day)
+        headline = self.sentiment(days, "day")
+        products = self._query(
+            f"select product, sum(negative)::bigint as negative, sum(tickets)::bigint as tickets from {{daily_sentiment_summary}} "
+            f"where {days.sql()} group by product order by negative desc, product nulls last limit 5",
+            ("daily_sentiment_summary",), days.params(),
+        )
+        entities = self._query(
+            f"select type, normalized, mentions, tickets from {{daily_entity_mentions}} where {days.sql()} "
+            f"order by mentions desc, type, normalized limit 10",
+            ("daily_entity_mentions",), days.params(),
+        )
+        agents = self._query(
+            f"select agent_id, tickets, solved, median_hours_to_resolve from {{daily_agent_summary}} where {days.sql()} "
+            f"order by tickets desc, agent_id nulls last limit 5",
+            ("daily_agent_summary",), days.params(),
+        )
+        return {
+            "date": day.isoformat(),
+            "headline": headline.drop("day").row(0, named=True) if headline.height else None,
+            "top_negative_products": products.to_dicts(),
+            "top_entities": entities.to_dicts(),
+            "busiest_agents": agents.to_dicts(),
+        }
