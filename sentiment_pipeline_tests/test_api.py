@@ -165,10 +165,14 @@ def test_cache_serves_repeats_and_sees_a_new_materialization_at_once(api):
     params = {"start": DAYS[0], "end": DAYS[1], "group_by": "day"}
     first = get(api, "/v1/analytics/sentiment", **params).json()
     assert get(api, "/v1/analytics/sentiment", **params).json() == first
+    old = storage.scan_partitions(api["root"], "ticket", [DAYS[0]]).select("ticket_id").head(1).collect().item()
+    assert get(api, f"/v1/tickets/{old}").json()["partition"] == DAYS[0]
     landing = storage.join(api["root"], "landing", DAYS[1], "late.csv")
-    with open(landing, "w") as handle:
-        handle.write("ticket_id,created_at,subject,body\nLATE1,2025-01-03,Late,still waiting for my refund\n")
+    with open(landing, "w") as handle:  # a new ticket, and a re-export of yesterday's ticket
+        handle.write(f"ticket_id,created_at,subject,body\nLATE1,2025-01-03,Late,still waiting\n{old},2025-01-02,Updated,now solved\n")
     materialize({"dagster/partition": DAYS[1]})
     after = get(api, "/v1/analytics/sentiment", **params).json()
     day_rows = {r["day"]: r["tickets"] for r in after["rows"]}
-    assert day_rows[DAYS[1]] == {r["day"]: r["tickets"] for r in first["rows"]}[DAYS[1]] + 1
+    assert day_rows[DAYS[1]] == {r["day"]: r["tickets"] for r in first["rows"]}[DAYS[1]] + 2
+    latest = get(api, f"/v1/tickets/{old}").json()
+    assert (latest["partition"], latest["ticket"]["subject"]) == (DAYS[1], "Updated")

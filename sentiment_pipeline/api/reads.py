@@ -3,6 +3,7 @@ passed as a parameter (never spliced into SQL text), results as polars frames.""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -59,11 +60,41 @@ def _date(text: str, name: str) -> date:
         raise BadRequest(f"{name} {text!r} is not a date: use YYYY-MM-DD") from error
 
 
+class TicketLocator:
+    """ticket id -> the latest day holding it, so a lookup reads one day, not every day.
+
+    Built from the narrow ``sentiment`` asset (one row per ticket per day) and rebuilt
+    whenever the pipeline marks ``sentiment`` changed; a lookup is a binary search.
+    """
+
+    def __init__(self, reader: "Reader"):
+        self.reader = reader
+        self.version: str | None = None
+        self.ids = pl.Series(dtype=pl.String)
+        self.days = pl.Series(dtype=pl.Date)
+        self.lock = threading.Lock()
+
+    def day_of(self, ticket_id: str) -> date | None:
+        with self.lock:
+            current = storage.asset_version(self.reader.root, "sentiment")
+            if current != self.version:
+                index = self.reader._query(
+                    "select ticket_id, max(make_date(year, month, day)) as day from {sentiment} group by ticket_id order by ticket_id",
+                    ("sentiment",),
+                )
+                self.ids, self.days, self.version = index.get_column("ticket_id"), index.get_column("day"), current
+            position = self.ids.search_sorted(ticket_id, side="left")
+            if position < self.ids.len() and self.ids[position] == ticket_id:
+                return self.days[position]
+            return None
+
+
 class Reader:
     """Reads one storage root; every call opens its own in-memory DuckDB connection."""
 
     def __init__(self, root: str):
         self.root = root
+        self.locator = TicketLocator(self)
 
     def _query(self, sql: str, assets: tuple[str, ...], params: dict | None = None) -> pl.DataFrame:
         connection = storage.duckdb_connection(threads=2)
@@ -136,15 +167,10 @@ class Reader:
 
     def ticket(self, ticket_id: str, custom_fields: bool) -> dict:
         """The latest version of a ticket (it may be re-exported on later days)."""
-        located = self._query(
-            "select year, month, day from {sentiment} where ticket_id = $id order by all desc limit 1",
-            ("sentiment",),
-            {"id": ticket_id},
-        )
-        if located.is_empty():
+        day = self.locator.day_of(ticket_id)
+        if day is None:
             raise NotFound(f"no ticket {ticket_id!r}")
-        year, month, day = located.row(0)
-        key = date(year, month, day).isoformat()
+        key = day.isoformat()
         connection = storage.duckdb_connection(threads=2)
         try:
             sources = {a: storage.asset_source(connection, self.root, a, key) for a in ("ticket", "sentiment", "entity")}
