@@ -72,10 +72,11 @@ def render(frame: pl.DataFrame, fmt: Format, extra: dict | None = None) -> bytes
     return json.dumps({**(extra or {}), "count": frame.height, "rows": rows}).encode()
 
 
-def create_app(root: str | None = None, keys: KeyStore | None = None) -> FastAPI:
+def create_app(root: str | None = None, keys: KeyStore | None = None, cache_size: int = 4096) -> FastAPI:
+    """The app over ``root`` (default: SENTIMENT_STORAGE_ROOT); ``cache_size=0`` turns caching off."""
     reader = Reader(storage.normalise_root(root) if root else storage.storage_root())
     store = keys or KeyStore()
-    cache: TTLCache = TTLCache(maxsize=4096, ttl=CACHE_SECONDS)
+    cache: TTLCache = TTLCache(maxsize=max(cache_size, 1), ttl=CACHE_SECONDS)
     lock = threading.Lock()
     app = FastAPI(
         title="sentiment_pipeline read API",
@@ -100,8 +101,9 @@ def create_app(root: str | None = None, keys: KeyStore | None = None) -> FastAPI
             body = cache.get(identity)
         if body is None:
             body = build()
-            with lock:
-                cache[identity] = body
+            if cache_size:
+                with lock:
+                    cache[identity] = body
         return Response(body, media_type=MEDIA_TYPES[fmt])
 
     def frame_response(frame: pl.DataFrame, key: ApiKey, fmt: Format, extra: dict | None = None) -> bytes:

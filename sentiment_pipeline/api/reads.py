@@ -105,7 +105,7 @@ class Reader:
             connection.close()
 
     def _source(self, connection, asset: str) -> str:
-        if not storage.list_files(storage.join(self.root, asset), recursive=True):
+        if storage.asset_version(self.root, asset) is None:  # the pipeline marks every asset it writes
             raise NotFound(f"no data yet for '{asset}': materialize it first")
         return storage.asset_source(connection, self.root, asset)
 
@@ -186,7 +186,7 @@ class Reader:
         finally:
             connection.close()
         row = ticket.row(0, named=True)
-        canonical = {k: row[k] for k in TICKET_FIELDS}
+        canonical = {k: row.get(k) for k in TICKET_FIELDS}
         result = {"partition": key, "ticket": canonical, "sentiment": scores.row(0, named=True) if scores.height else None,
                   "entities": mentions.to_dicts()}
         if custom_fields:

@@ -1,0 +1,224 @@
+"""Read API latency over a year of data, next to raw DuckDB and PostgreSQL on the same question.
+
+Builds a lake of `--days` days x `--tickets` tickets in the pipeline's layout (canonical
+ticket columns, sentiment, entities, and the three DuckDB aggregates computed by the
+pipeline's own code), serves it with uvicorn on 127.0.0.1 twice (cache off, cache on),
+and times each route over HTTP: p50/p95 uncached and cached, with raw DuckDB answering
+the same question over the same files in the same run. If PostgreSQL is installed, the
+benchmark starts a throw-away server on 127.0.0.1, loads the same tickets (canonical
+columns: PostgreSQL cannot hold the 1,600+ custom columns), indexes and analyzes it, and
+times the analytics questions from per-ticket rows as the old platform did.
+Run: `python benchmarks/api.py` (about 2 minutes; `--days 30` for a quick look).
+"""
+
+import argparse
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import polars as pl
+import requests
+import uvicorn
+
+from sentiment_pipeline import aggregates, storage
+from sentiment_pipeline.api.app import create_app
+from sentiment_pipeline.api.keys import KeyStore
+
+END = date(2025, 12, 31)
+CHANNELS = ["email", "chat", "phone", "web", "social"]
+PRODUCTS = ["Acme Router X2", "CloudSync", "PixelPhone 8", "SmartHub Mini", "StreamBox 4K", "PayEasy Wallet", None]
+TEXTS = [("Refund never came", "Still waiting for my refund of $49.99 for ORD-{n}"), ("Works now", "Thanks, it works now on v2.3.{m}"),
+         ("Invoice", "Please send the invoice for ORD-{n} to ana{m}@example.com"), ("Crash", "The app crashes on start with E10{m}")]
+
+
+def build_lake(root: str, days: int, tickets: int) -> pl.DataFrame:
+    """Writes every asset for each day; returns the canonical ticket rows + labels (for PostgreSQL)."""
+    everything = []
+    for offset in range(days):
+        day = END - timedelta(days=offset)
+        key = day.isoformat()
+        h = (pl.int_range(tickets, eager=True) * 2654435761 + offset * 97) % 1_000_003
+        template = h % len(TEXTS)
+        ticket = pl.DataFrame({
+            "ticket_id": [f"T{day:%Y%m%d}{n:05d}" for n in range(tickets)],
+            "created_at": pl.select(pl.lit(day).cast(pl.Datetime("us", "UTC")) + pl.duration(seconds=h % 86400)).to_series(),
+            "subject": template.map_elements(lambda t: TEXTS[t][0], return_dtype=pl.String),
+            "body": pl.select(pl.format("{} #{}", template.map_elements(lambda t: TEXTS[t][1], return_dtype=pl.String), h % 1000)).to_series(),
+            "channel": (h % 5).map_elements(lambda c: CHANNELS[c], return_dtype=pl.String),
+            "product": (h % 7).map_elements(lambda p: PRODUCTS[p], return_dtype=pl.String, skip_nulls=False),
+            "agent_id": [f"A{(x % 25):03d}" for x in h.to_list()],
+            "status": ["solved" if x % 2 == 0 else "open" for x in h.to_list()],
+            "resolved_at": None,
+            "csat": (h % 5 + 1).cast(pl.Int8),
+        }).with_columns(pl.col("resolved_at").cast(pl.Datetime("us", "UTC")))
+        compound = ((h % 2001).cast(pl.Float64) / 1000 - 1).round(4)
+        sentiment = pl.DataFrame({"ticket_id": ticket["ticket_id"], "compound": compound}).with_columns(
+            label=pl.when(pl.col("compound") >= 0.05).then(pl.lit("positive")).when(pl.col("compound") <= -0.05).then(pl.lit("negative")).otherwise(pl.lit("neutral")),
+            pos=0.0, neu=0.0, neg=0.0, model=pl.lit("synthetic"), model_version=pl.lit("1"),
+        )
+        entity = pl.DataFrame({"ticket_id": ticket["ticket_id"], "type": "order_id", "text": "ORD-1", "field": "body", "start": 0, "end": 5}).with_columns(
+            normalized=pl.format("ORD-{}", (h % 500).cast(pl.String)))
+        for asset, frame in (("ticket", ticket), ("sentiment", sentiment), ("entity", entity)):
+            storage.write_parquet(frame, storage.partition_uri(root, asset, key), compression="snappy", metadata={})
+        for table in aggregates.SCHEMAS:
+            with storage.duckdb_connection() as connection:
+                frame = aggregates.aggregate(connection, table, root, key)
+            storage.write_parquet(frame, storage.partition_uri(root, table, key), compression="snappy", metadata={})
+        everything.append(ticket.select("ticket_id", "created_at", "channel", "product", "agent_id").with_columns(
+            day=pl.lit(day), label=sentiment["label"], compound=sentiment["compound"]))
+    for asset in ("ticket", "sentiment", "entity", *aggregates.SCHEMAS):
+        storage.mark_changed(root, asset, "benchmark")
+    return pl.concat(everything)
+
+
+def serve(app) -> tuple[str, uvicorn.Server, threading.Thread]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    return f"http://127.0.0.1:{port}", server, thread
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return statistics.median(ordered) * 1000, ordered[max(0, int(len(ordered) * 0.95) - 1)] * 1000
+
+
+def time_http(session, url, path, params, key, repeat) -> list[float]:
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        answer = session.get(url + path, params=params, headers={"Authorization": f"Bearer {key}"}, timeout=60)
+        samples.append(time.perf_counter() - start)
+        answer.raise_for_status()
+    return samples
+
+
+def time_duckdb(sql: str, params: dict, repeat: int) -> list[float]:
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        connection = storage.duckdb_connection(threads=2)
+        connection.execute(sql, params).fetchall()
+        connection.close()
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def postgres_timings(rows: pl.DataFrame, questions: dict[str, str], repeat: int) -> dict[str, tuple[float, float]] | None:
+    binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
+    if not binaries or shutil.which("runuser") is None:
+        print("PostgreSQL is not installed here: skipping that comparison")
+        return None
+    bin_dir = binaries[-1]
+    work = Path(tempfile.mkdtemp(prefix="bench-pg-"))
+    shutil.chown(work, "postgres")
+    data = work / "data"
+    as_pg = ["runuser", "-u", "postgres", "--"]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    subprocess.run([*as_pg, bin_dir / "initdb", "-D", data, "-A", "trust"], check=True, capture_output=True)
+    options = f"-p {port} -k {work} -c listen_addresses=127.0.0.1 -c shared_buffers=1GB -c work_mem=64MB"
+    subprocess.run([*as_pg, bin_dir / "pg_ctl", "-D", data, "-o", options, "-l", work / "log", "-w", "start"], check=True, capture_output=True)
+    psql = ["psql", "-h", "127.0.0.1", "-p", port, "-U", "postgres", "-q", "-v", "ON_ERROR_STOP=1"]
+    try:
+        csv = work / "tickets.csv"
+        rows.write_csv(csv)
+        shutil.chown(csv, "postgres")
+        load = f"""
+            create table tickets (ticket_id text primary key, created_at timestamptz, channel text, product text,
+                                  agent_id text, day date, label text, compound double precision);
+            \\copy tickets from '{csv}' with (format csv, header true)
+            create index on tickets (day); create index on tickets (day, channel); analyze tickets;
+        """
+        subprocess.run(psql, input=load, text=True, check=True, capture_output=True)
+        results = {}
+        for name, sql in questions.items():
+            script = "\\timing on\n" + "\n".join([sql + ";"] * (repeat + 1))
+            out = subprocess.run([*psql, "-o", "/dev/null"], input=script, text=True, check=True, capture_output=True).stdout
+            times = [float(line.split()[1]) / 1000 for line in out.splitlines() if line.startswith("Time:")][1:]
+            results[name] = percentiles(times)
+        return results
+    finally:
+        subprocess.run([*as_pg, bin_dir / "pg_ctl", "-D", data, "-m", "fast", "stop"], capture_output=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--tickets", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=30)
+    args = parser.parse_args()
+    folder = tempfile.mkdtemp(prefix="bench-api-")
+    root = os.path.join(folder, "data")
+    try:
+        started = time.perf_counter()
+        rows = build_lake(root, args.days, args.tickets)
+        print(f"\nlake: {args.days} days x {args.tickets:,} tickets built in {time.perf_counter() - started:.0f} s")
+        store = KeyStore(Path(folder) / "keys.sqlite")
+        key = store.create("bench", {"pii"})
+        uncached_url, uncached_server, _ = serve(create_app(root, store, cache_size=0))
+        cached_url, cached_server, _ = serve(create_app(root, store))
+        first = (END - timedelta(days=args.days - 1)).isoformat()
+        month = (END - timedelta(days=29)).isoformat()
+        week = (END - timedelta(days=6)).isoformat()
+        some_id = f"T{END - timedelta(days=args.days // 2):%Y%m%d}{random.Random(1).randrange(args.tickets):05d}"
+        glob = lambda asset: f"read_parquet('{root}/{asset}/*/*/*/*.parquet', hive_partitioning = true, hive_types = {storage.HIVE_TYPES_SQL})"  # noqa: E731
+        routes = {
+            "analytics: year by product": ("/v1/analytics/sentiment", {"start": first, "end": END.isoformat(), "group_by": "product"},
+                f"select product, sum(tickets), sum(avg_compound * tickets) / sum(tickets), sum(negative) / sum(tickets) from {glob('daily_sentiment_summary')} where date between $a and $b group by product", {"a": date.fromisoformat(first), "b": END}),
+            "analytics: 30 days by channel": ("/v1/analytics/sentiment", {"start": month, "end": END.isoformat(), "group_by": "channel"},
+                f"select channel, sum(tickets), sum(negative) / sum(tickets) from {glob('daily_sentiment_summary')} where date between $a and $b group by channel", {"a": date.fromisoformat(month), "b": END}),
+            "table: 30 days of agent summary": ("/v1/tables/daily_agent_summary", {"start": month, "end": END.isoformat()},
+                f"select * from {glob('daily_agent_summary')} where date between $a and $b order by all limit 1000", {"a": date.fromisoformat(month), "b": END}),
+            "ticket detail (no date given)": (f"/v1/tickets/{some_id}", {},
+                f"select * from {glob('ticket')} t join {glob('sentiment')} s using (ticket_id) where ticket_id = $id", {"id": some_id}),
+            "search 'refund', last 7 days": ("/v1/search", {"q": "refund", "start": week, "end": END.isoformat(), "limit": 50},
+                f"select ticket_id, subject from {glob('ticket')} where created_at >= $a and contains(lower(body), 'refund') limit 50", {"a": date.fromisoformat(week)}),
+            "daily report": ("/v1/reports/daily", {"date": END.isoformat()},
+                f"select product, sum(negative) from {glob('daily_sentiment_summary')} where date = $a group by product", {"a": END}),
+        }
+        session = requests.Session()
+        print(f"\n| {'route':<32} | {'uncached p50':>12} | {'uncached p95':>12} | {'cached p50':>10} | {'cached p95':>10} | {'raw DuckDB p50':>14} | {'uncached / raw':>14} |")
+        print(f"|{'-' * 34}|{'-' * 14}|{'-' * 14}|{'-' * 12}|{'-' * 12}|{'-' * 16}|{'-' * 16}|")
+        raw_p50 = {}
+        for label, (path, params, sql, sql_params) in routes.items():
+            time_http(session, uncached_url, path, params, key, 2)  # warm the id index and the OS cache
+            un = percentiles(time_http(session, uncached_url, path, params, key, args.repeat))
+            time_http(session, cached_url, path, params, key, 1)
+            ca = percentiles(time_http(session, cached_url, path, params, key, args.repeat))
+            raw = percentiles(time_duckdb(sql, sql_params, args.repeat))
+            raw_p50[label] = raw[0]
+            print(f"| {label:<32} | {un[0]:>10.1f}ms | {un[1]:>10.1f}ms | {ca[0]:>8.2f}ms | {ca[1]:>8.2f}ms | {raw[0]:>12.1f}ms | {un[0] / raw[0]:>14.2f} |")
+        uncached_server.should_exit = cached_server.should_exit = True
+        questions = {
+            "analytics: year by product": "select product, count(*), avg(compound), avg((label = 'negative')::int) from tickets group by product",
+            "analytics: 30 days by channel": f"select channel, count(*), avg((label = 'negative')::int) from tickets where day between '{month}' and '{END}' group by channel",
+            "ticket detail (no date given)": f"select * from tickets where ticket_id = '{some_id}'",
+        }
+        pg = postgres_timings(rows, questions, args.repeat)
+        if pg:
+            print(f"\n| {'question (PostgreSQL 15, per-ticket rows)':<44} | {'p50':>9} | {'p95':>9} |")
+            print(f"|{'-' * 46}|{'-' * 11}|{'-' * 11}|")
+            for name, (p50, p95) in pg.items():
+                print(f"| {name:<44} | {p50:>7.1f}ms | {p95:>7.1f}ms |")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
