@@ -312,29 +312,46 @@ def scan_partitions(root: str, asset: str, partition_keys: Iterable[str]) -> pl.
     return pl.concat(scans, how="diagonal_relaxed")
 
 
-def asset_source(connection, root: str, asset: str, partition_key: str | None = None) -> str:
-    """A DuckDB FROM-clause source for ``asset`` (every day, or one), to put in a query.
+def asset_source(connection, root: str, asset: str, partition_keys: str | list[str] | None = None) -> str | None:
+    """A DuckDB FROM-clause source for ``asset``, to put in a query: every day (None), one
+    day (a key: an error naming it if it was never written) or the days of a list that
+    exist (None if none does), so a range reads only its own files.
 
     A local root is read by DuckDB's own Parquet reader, written into the query itself
-    (hive partitions typed, so year/month/day filters prune folders, and nothing is bound
-    twice); an S3 root is a pyarrow dataset registered on ``connection`` under the
-    asset's name, which DuckDB scans with projection and filter pushdown and without any
-    httpfs download. A day that was never written is an error naming it.
+    (typed hive partitions, nothing bound twice); an S3 root is a pyarrow dataset
+    registered on ``connection`` under the asset's name, which DuckDB scans with
+    projection and filter pushdown and without any httpfs download.
     """
-    if partition_key is not None:
-        uri = partition_uri(root, asset, partition_key)
+    base = join(root, check_asset_name(asset))
+    if isinstance(partition_keys, str):
+        uri = partition_uri(root, asset, partition_keys)
         if not exists(uri):
-            raise _missing(root, asset, [partition_key])
-    else:
-        uri = join(root, check_asset_name(asset))
-    if is_s3(uri):
-        fs, path = filesystem(uri)
-        connection.register(asset, ds.dataset(path, filesystem=fs, format="parquet") if partition_key else arrow_dataset(root, asset))
+            raise _missing(root, asset, [partition_keys])
+        uris = [uri]
+    elif partition_keys is not None:
+        wanted = [partition_uri(root, asset, key) for key in partition_keys]
+        if is_s3(root):  # one LIST instead of a HEAD per day
+            listed = {uri_of(root, info.path) for info in list_files(base, recursive=True)}
+            uris = [uri for uri in wanted if uri in listed]
+        else:
+            uris = [uri for uri in wanted if os.path.isfile(uri)]
+        if not uris:
+            return None
+    if is_s3(root):
+        fs, path = filesystem(base)
+        hive = ds.partitioning(HIVE_SCHEMA, flavor="hive")
+        if partition_keys is None:
+            dataset = arrow_dataset(root, asset)
+        else:
+            paths = [filesystem(uri)[1] for uri in uris]
+            dataset = ds.dataset(paths, filesystem=fs, format="parquet", partitioning=hive, partition_base_dir=path)
+        connection.register(asset, dataset)
         return asset
-    if partition_key is not None:
-        return "read_parquet('{}')".format(uri.replace("'", "''"))
-    pattern = join(uri, "*", "*", "*", "*.parquet").replace("'", "''")
-    return f"read_parquet('{pattern}', hive_partitioning = true, hive_types = {HIVE_TYPES_SQL})"
+    if partition_keys is None:
+        files = "'{}'".format(join(base, "*", "*", "*", "*.parquet").replace("'", "''"))
+    else:
+        files = "[" + ", ".join("'{}'".format(uri.replace("'", "''")) for uri in uris) + "]"
+    return f"read_parquet({files}, hive_partitioning = true, hive_types = {HIVE_TYPES_SQL})"
 
 
 def _missing(root: str, asset: str, keys: list[str]) -> MissingPartitionError:

@@ -44,13 +44,9 @@ class DateRange:
             raise BadRequest(f"range of {(last - first).days + 1} days is too large; at most {MAX_RANGE_DAYS}")
         return cls(first, last)
 
-    def sql(self, table: str = "") -> str:
-        """Prunes hive folders by year, then keeps the exact days (``table``: an alias to qualify with)."""
-        y, m, d = (f"{table}.{c}" if table else c for c in ("year", "month", "day"))
-        return f"{y} between $first_year and $last_year and make_date({y}, {m}, {d}) between $start and $end"
-
-    def params(self) -> dict:
-        return {"first_year": self.start.year, "last_year": self.end.year, "start": self.start, "end": self.end}
+    def keys(self) -> list[str]:
+        """The daily partitions of the range: a read opens only their files."""
+        return [(self.start + timedelta(days=n)).isoformat() for n in range((self.end - self.start).days + 1)]
 
 
 def _date(text: str, name: str) -> date:
@@ -96,18 +92,21 @@ class Reader:
         self.root = root
         self.locator = TicketLocator(self)
 
-    def _query(self, sql: str, assets: tuple[str, ...], params: dict | None = None) -> pl.DataFrame:
+    def _query(self, sql: str, assets: tuple[str, ...], params: dict | None = None, days: DateRange | None = None) -> pl.DataFrame:
+        """Run ``sql`` with ``{asset}`` placeholders over all days or only ``days``' files;
+        no data in the range is an empty answer, not an error."""
         connection = storage.duckdb_connection(threads=2)
         try:
-            sources = {asset: self._source(connection, asset) for asset in assets}
+            sources = {}
+            for asset in assets:
+                if storage.asset_version(self.root, asset) is None:  # the pipeline marks every asset it writes
+                    raise NotFound(f"no data yet for '{asset}': materialize it first")
+                sources[asset] = storage.asset_source(connection, self.root, asset, days.keys() if days else None)
+                if sources[asset] is None:
+                    return pl.DataFrame()
             return connection.sql(sql.format(**sources), params=params or {}).pl()
         finally:
             connection.close()
-
-    def _source(self, connection, asset: str) -> str:
-        if storage.asset_version(self.root, asset) is None:  # the pipeline marks every asset it writes
-            raise NotFound(f"no data yet for '{asset}': materialize it first")
-        return storage.asset_source(connection, self.root, asset)
 
     def version(self, assets: tuple[str, ...]) -> tuple:
         return tuple(storage.asset_version(self.root, asset) for asset in assets)
@@ -134,11 +133,11 @@ class Reader:
             raise BadRequest(f"cannot filter {name} on {unknown}; filterable columns: {FILTERABLE[name]}")
         if not 1 <= limit <= MAX_LIMIT or offset < 0:
             raise BadRequest(f"limit must be 1..{MAX_LIMIT} and offset at least 0")
-        conditions = [days.sql()] + [f'"{column}" is not distinct from $f{i}' for i, column in enumerate(filters)]
-        params = {**days.params(), **{f"f{i}": value for i, value in enumerate(filters.values())}, "limit": limit, "offset": offset}
+        conditions = ["true"] + [f'"{column}" is not distinct from $f{i}' for i, column in enumerate(filters)]
+        params = {**{f"f{i}": value for i, value in enumerate(filters.values())}, "limit": limit, "offset": offset}
         columns = ", ".join(f'"{c}"' for c in SCHEMAS[name])
         sql = f"select {columns} from {{{name}}} where {' and '.join(conditions)} order by all limit $limit offset $offset"
-        return self._query(sql, (name,), params)
+        return self._query(sql, (name,), params, days)
 
     def sentiment(
         self, days: DateRange, group_by: str, product: str | None = None, channel: str | None = None, label: str | None = None
@@ -149,8 +148,8 @@ class Reader:
             raise BadRequest("label must be positive, neutral or negative")
         matching = f", sum({label})::bigint as matching" if label else ""  # label is one of three fixed names
         key = GROUPINGS[group_by]
-        conditions = [days.sql()]
-        params = days.params()
+        conditions = ["true"]
+        params = {}
         for column, value in (("product", product), ("channel", channel)):
             if value is not None:
                 conditions.append(f"lower({column}) = lower(${column})")
@@ -163,7 +162,7 @@ class Reader:
             from {{daily_sentiment_summary}} where {' and '.join(conditions)}
             group by all order by {group_by} nulls last
         """
-        return self._query(sql, ("daily_sentiment_summary",), params)
+        return self._query(sql, ("daily_sentiment_summary",), params, days)
 
     def ticket(self, ticket_id: str, custom_fields: bool) -> dict:
         """The latest version of a ticket (it may be re-exported on later days)."""
@@ -190,7 +189,7 @@ class Reader:
         result = {"partition": key, "ticket": canonical, "sentiment": scores.row(0, named=True) if scores.height else None,
                   "entities": mentions.to_dicts()}
         if custom_fields:
-            skip = {*TICKET_FIELDS, "source_file", "source_row", "ingested_at"}
+            skip = {*TICKET_FIELDS, "source_file", "source_row", "ingested_at", "year", "month", "day"}
             result["custom_fields"] = {k: v for k, v in row.items() if k not in skip and v is not None}
         return result
 
@@ -205,30 +204,28 @@ class Reader:
             select t.ticket_id, t.created_at, t.subject, t.body, t.channel, t.product, s.label, s.compound
             from (select ticket_id, created_at, subject, body, channel, product, year, month, day from {{ticket}}) t
             join (select ticket_id, label, compound, year, month, day from {{sentiment}}) s using (ticket_id, year, month, day)
-            where {days.sql("t")}
-              and (contains(lower(coalesce(t.subject, '')), lower($q)) or contains(lower(coalesce(t.body, '')), lower($q)))
+            where (contains(lower(coalesce(t.subject, '')), lower($q)) or contains(lower(coalesce(t.body, '')), lower($q)))
               and ($label is null or s.label = $label)
             order by t.created_at desc limit $limit
         """
-        return self._query(sql, ("ticket", "sentiment"), {**days.params(), "q": text, "label": label, "limit": limit})
+        return self._query(sql, ("ticket", "sentiment"), {"q": text, "label": label, "limit": limit}, days)
 
     def daily_report(self, day: date) -> dict:
         days = DateRange(day, day)
         headline = self.sentiment(days, "day")
         products = self._query(
-            f"select product, sum(negative)::bigint as negative, sum(tickets)::bigint as tickets from {{daily_sentiment_summary}} "
-            f"where {days.sql()} group by product order by negative desc, product nulls last limit 5",
-            ("daily_sentiment_summary",), days.params(),
+            "select product, sum(negative)::bigint as negative, sum(tickets)::bigint as tickets from {daily_sentiment_summary} "
+            "group by product order by negative desc, product nulls last limit 5",
+            ("daily_sentiment_summary",), days=days,
         )
         entities = self._query(
-            f"select type, normalized, mentions, tickets from {{daily_entity_mentions}} where {days.sql()} "
-            f"order by mentions desc, type, normalized limit 10",
-            ("daily_entity_mentions",), days.params(),
+            "select type, normalized, mentions, tickets from {daily_entity_mentions} order by mentions desc, type, normalized limit 10",
+            ("daily_entity_mentions",), days=days,
         )
         agents = self._query(
-            f"select agent_id, tickets, solved, median_hours_to_resolve from {{daily_agent_summary}} where {days.sql()} "
-            f"order by tickets desc, agent_id nulls last limit 5",
-            ("daily_agent_summary",), days.params(),
+            "select agent_id, tickets, solved, median_hours_to_resolve from {daily_agent_summary} "
+            "order by tickets desc, agent_id nulls last limit 5",
+            ("daily_agent_summary",), days=days,
         )
         return {
             "date": day.isoformat(),
