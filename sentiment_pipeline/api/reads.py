@@ -86,16 +86,18 @@ class TicketLocator:
 
 
 class Reader:
-    """Reads one storage root; every call opens its own in-memory DuckDB connection."""
+    """Reads one storage root. One in-memory DuckDB database per reader (opening one costs
+    ~10 ms); every query runs on its own cursor, so concurrent requests never share state."""
 
     def __init__(self, root: str):
         self.root = root
+        self.database = storage.duckdb_connection(threads=2)
         self.locator = TicketLocator(self)
 
     def _query(self, sql: str, assets: tuple[str, ...], params: dict | None = None, days: DateRange | None = None) -> pl.DataFrame:
         """Run ``sql`` with ``{asset}`` placeholders over all days or only ``days``' files;
         no data in the range is an empty answer, not an error."""
-        connection = storage.duckdb_connection(threads=2)
+        connection = self.database.cursor()
         try:
             sources = {}
             for asset in assets:
@@ -170,7 +172,7 @@ class Reader:
         if day is None:
             raise NotFound(f"no ticket {ticket_id!r}")
         key = day.isoformat()
-        connection = storage.duckdb_connection(threads=2)
+        connection = self.database.cursor()
         try:
             sources = {a: storage.asset_source(connection, self.root, a, key) for a in ("ticket", "sentiment", "entity")}
             ticket = connection.sql(f"select * from {sources['ticket']} where ticket_id = $id", params={"id": ticket_id}).pl()
