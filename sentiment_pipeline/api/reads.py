@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import polars as pl
+import pyarrow as pa
 
 from sentiment_pipeline import storage
 from sentiment_pipeline.aggregates import SCHEMAS
 
 TABLES = tuple(SCHEMAS)
+MIRRORED = ("daily_sentiment_summary", "daily_agent_summary")  # small enough to hold in memory
 FILTERABLE = {name: [c for c, t in schema.items() if t == pl.String] for name, schema in SCHEMAS.items()}
 MAX_LIMIT = 10_000
 MAX_RANGE_DAYS = 366 * 3
@@ -93,20 +95,45 @@ class Reader:
         self.root = root
         self.database = storage.duckdb_connection(threads=2)
         self.locator = TicketLocator(self)
+        self.mirrors: dict[str, tuple[str | None, pa.Table]] = {}
+        self.mirror_lock = threading.Lock()
+
+    def _mirror(self, asset: str, version: str) -> pa.Table:
+        """The whole of a small aggregate table in memory, reloaded when the pipeline marks it
+        changed: a year of day x channel x product rows is a few MB, and reading it from 365
+        files costs more than any query on it."""
+        with self.mirror_lock:
+            held = self.mirrors.get(asset)
+            if held is None or held[0] != version:
+                cursor = self.database.cursor()
+                try:
+                    table = cursor.sql(f"select * from {storage.asset_source(cursor, self.root, asset)}").to_arrow_table()
+                finally:
+                    cursor.close()
+                held = self.mirrors[asset] = (version, table)
+            return held[1]
 
     def _query(self, sql: str, assets: tuple[str, ...], params: dict | None = None, days: DateRange | None = None) -> pl.DataFrame:
         """Run ``sql`` with ``{asset}`` placeholders over all days or only ``days``' files;
         no data in the range is an empty answer, not an error."""
         connection = self.database.cursor()
         try:
-            sources = {}
+            sources, params = {}, dict(params or {})
             for asset in assets:
-                if storage.asset_version(self.root, asset) is None:  # the pipeline marks every asset it writes
+                version = storage.asset_version(self.root, asset)  # the pipeline marks every asset it writes
+                if version is None:
                     raise NotFound(f"no data yet for '{asset}': materialize it first")
+                if asset in MIRRORED:
+                    connection.register(f"mirror_{asset}", self._mirror(asset, version))
+                    sources[asset] = f"mirror_{asset}"
+                    if days:
+                        sources[asset] = f"(select * from mirror_{asset} where date between $range_start and $range_end)"
+                        params.update(range_start=days.start, range_end=days.end)
+                    continue
                 sources[asset] = storage.asset_source(connection, self.root, asset, days.keys() if days else None)
                 if sources[asset] is None:
                     return pl.DataFrame()
-            return connection.sql(sql.format(**sources), params=params or {}).pl()
+            return connection.sql(sql.format(**sources), params=params).pl()
         finally:
             connection.close()
 
