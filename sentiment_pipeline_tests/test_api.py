@@ -176,3 +176,14 @@ def test_cache_serves_repeats_and_sees_a_new_materialization_at_once(api):
     assert day_rows[DAYS[1]] == {r["day"]: r["tickets"] for r in first["rows"]}[DAYS[1]] + 2
     latest = get(api, f"/v1/tickets/{old}").json()
     assert (latest["partition"], latest["ticket"]["subject"]) == (DAYS[1], "Updated")
+
+
+def test_openapi_documents_every_route_and_parameter(api):
+    assert requests.get(api["url"] + "/docs", timeout=10).status_code == 200
+    spec = requests.get(api["url"] + "/openapi.json", timeout=10).json()
+    parameters = {path: {p["name"] for op in item.values() for p in op.get("parameters", [])} for path, item in spec["paths"].items()}
+    assert parameters["/v1/search"] >= {"q", "start", "end", "label", "limit", "format", "authorization"}
+    assert parameters["/v1/tables/{name}"] >= {"name", "start", "end", "limit", "offset", "format"}
+    assert parameters["/v1/analytics/sentiment"] >= {"start", "end", "group_by"}
+    assert parameters["/v1/reports/daily"] >= {"date"}
+    assert all(op.get("summary") for item in spec["paths"].values() for op in item.values())
