@@ -34,6 +34,7 @@ test: install
 bench: install
 	$(BIN)/python benchmarks/ingest_wide.py
 	$(BIN)/python benchmarks/enrich.py
+	$(BIN)/python benchmarks/accuracy.py
 	$(BIN)/python benchmarks/history.py
 
 clean:

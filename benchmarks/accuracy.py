@@ -1,0 +1,33 @@
+"""Sentiment accuracy: plain VADER next to VADER + the support layer, on labeled ticket texts.
+
+Two hand-labeled sets: the development set the support layer was built against
+(`sentiment_pipeline_tests/data/sentiment_dev.csv`, also asserted in the tests) and a
+second set written separately in other styles (formal e-mail, chat, non-native English,
+other industries) as a check that the rules generalise (`benchmarks/data/sentiment_holdout.csv`).
+Targets (issue 4): ours >= 85 % accuracy, and no class recall more than 2 points below VADER.
+Run: `python benchmarks/accuracy.py`.
+"""
+
+from pathlib import Path
+
+import polars as pl
+
+from sentiment_pipeline.sentiment import accuracy_table
+
+SETS = {
+    "development": Path(__file__).parents[1] / "sentiment_pipeline_tests" / "data" / "sentiment_dev.csv",
+    "second set": Path(__file__).parent / "data" / "sentiment_holdout.csv",
+}
+
+
+def main() -> None:
+    print("| set | model | texts | accuracy | recall negative | recall neutral | recall positive |")
+    print("|---|---|---|---|---|---|---|")
+    for name, path in SETS.items():
+        for row in accuracy_table(pl.read_csv(path)).iter_rows(named=True):
+            recalls = " | ".join(f"{row[f'recall_{c}']:.1%}" for c in ("negative", "neutral", "positive"))
+            print(f"| {name} | {row['model']} | {row['texts']} | {row['accuracy']:.1%} | {recalls} |")
+
+
+if __name__ == "__main__":
+    main()
