@@ -4,9 +4,9 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from sentiment_pipeline import aggregates, storage
+from sentiment_pipeline import aggregates, checks, storage
 from sentiment_pipeline.io_manager import LazyPartitions, ParquetIOManager
-from sentiment_pipeline.shell import daily_partitions, markdown_preview, table_schema
+from sentiment_pipeline.shell import OWNERS, SHELL, markdown_preview, table_schema
 
 
 class DuckDB(dg.ConfigurableResource):
@@ -57,14 +57,15 @@ def analytics_asset(table: str) -> dg.AssetsDefinition:
         name=table,
         description=DESCRIPTIONS[table],
         deps=list(aggregates.INPUTS[table]),
-        partitions_def=daily_partitions,
-        backfill_policy=dg.BackfillPolicy.single_run(),
         io_manager_key="parquet_io_manager",
         group_name="analytics",
         kinds={"duckdb", "parquet"},
+        owners=OWNERS,
         metadata={"dagster/column_schema": table_schema(aggregates.SCHEMAS[table])},
+        check_specs=[checks.adds_up_spec(table)],
+        **SHELL,
     )
-    def compute_table(context: dg.AssetExecutionContext, duckdb: DuckDB, parquet_io_manager: dg.ResourceParam[ParquetIOManager]) -> LazyPartitions:
+    def compute_table(context: dg.AssetExecutionContext, duckdb: DuckDB, parquet_io_manager: dg.ResourceParam[ParquetIOManager]):
         root = parquet_io_manager.resolved_root()
         days: list[pl.DataFrame] = []
 
@@ -78,7 +79,8 @@ def analytics_asset(table: str) -> dg.AssetsDefinition:
             combined = pl.concat(days)
             return {**headline(table, combined), "preview": markdown_preview(combined)}
 
-        return LazyPartitions(context.partition_keys, compute, summary)
+        yield dg.Output(LazyPartitions(context.partition_keys, compute, summary))
+        yield checks.adds_up_result(root, table, context.partition_keys)
 
     return compute_table
 

@@ -6,19 +6,20 @@ import dagster as dg
 import polars as pl
 
 from sentiment_pipeline.entities import ENTITY_SCHEMA, extract_entities, product_catalog
-from sentiment_pipeline.io_manager import LazyPartitions
+from sentiment_pipeline import checks
+from sentiment_pipeline.io_manager import LazyPartitions, ParquetIOManager
 from sentiment_pipeline.sentiment import SENTIMENT_SCHEMA, Model, score_tickets
-from sentiment_pipeline.shell import daily_partitions, table_schema
+from sentiment_pipeline.shell import OWNERS, SHELL, table_schema
 from sentiment_pipeline.storage import partition_day
 
 TEXT_COLUMNS = ("ticket_id", "subject", "body")  # all that is read of the wide ticket table
 
 ENRICH = {
-    "partitions_def": daily_partitions,
-    "backfill_policy": dg.BackfillPolicy.single_run(),
+    **SHELL,
     "io_manager_key": "parquet_io_manager",
     "group_name": "enrich",
     "kinds": {"polars", "parquet"},
+    "owners": OWNERS,
 }
 
 
@@ -32,9 +33,10 @@ def day_texts(ticket: pl.LazyFrame, partition_key: str) -> pl.LazyFrame:
         "label (positive >= 0.05, negative <= -0.05, else neutral), model name and version."
     ),
     metadata={"dagster/column_schema": table_schema(SENTIMENT_SCHEMA)},
+    check_specs=checks.SENTIMENT_SPECS,
     **ENRICH,
 )
-def sentiment(context: dg.AssetExecutionContext, ticket: pl.LazyFrame) -> LazyPartitions:
+def sentiment(context: dg.AssetExecutionContext, ticket: pl.LazyFrame, parquet_io_manager: dg.ResourceParam[ParquetIOManager]):
     """Scores each day of the run on every core; metadata: label shares and mean compound."""
     model = Model()
     labels: Counter[str] = Counter()
@@ -53,7 +55,8 @@ def sentiment(context: dg.AssetExecutionContext, ticket: pl.LazyFrame) -> LazyPa
         mean = round(compound_sum / tickets, 4) if tickets else 0.0
         return {"tickets": tickets, **shares, "mean_compound": mean, "model": f"{model.name} ({model.version})"}
 
-    return LazyPartitions(context.partition_keys, compute, summary)
+    yield dg.Output(LazyPartitions(context.partition_keys, compute, summary))
+    yield from checks.sentiment_results(parquet_io_manager.resolved_root(), context.partition_keys)
 
 
 @dg.asset(

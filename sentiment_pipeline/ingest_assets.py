@@ -5,11 +5,12 @@ from datetime import UTC, datetime
 
 import dagster as dg
 import polars as pl
+from pydantic import Field
 
-from sentiment_pipeline import storage
+from sentiment_pipeline import checks, storage
 from sentiment_pipeline.ingest import DayIngest, LandingFile, ingest_day
-from sentiment_pipeline.io_manager import LazyPartitions, Partition
-from sentiment_pipeline.shell import daily_partitions, table_schema
+from sentiment_pipeline.io_manager import LazyPartitions, ParquetIOManager, Partition
+from sentiment_pipeline.shell import OWNERS, SHELL, table_schema
 from sentiment_pipeline.schemas import TICKET_CANONICAL, TICKET_LINEAGE, TICKET_REJECTS
 
 
@@ -84,6 +85,12 @@ class DailyIngest:
         }
 
 
+class IngestConfig(dg.Config):
+    reject_share_warn_at: float = Field(
+        default=0.05, ge=0.0, le=1.0, description="the reject_share check warns when a day rejects more than this share of its rows"
+    )
+
+
 @dg.multi_asset(
     outs={
         "ticket": dg.AssetOut(
@@ -91,20 +98,29 @@ class DailyIngest:
             io_manager_key="parquet_io_manager",
             metadata={"dagster/column_schema": table_schema({**TICKET_CANONICAL, **TICKET_LINEAGE})},
             kinds={"polars", "parquet"},
+            owners=OWNERS,
         ),
         "ticket_rejects": dg.AssetOut(
             description="One row per rejected input row (or unreadable file): file, row number, raw content, reason.",
             io_manager_key="parquet_io_manager",
             metadata={"dagster/column_schema": table_schema(TICKET_REJECTS)},
             kinds={"polars", "parquet"},
+            owners=OWNERS,
         ),
     },
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    check_specs=checks.INGEST_SPECS,
     group_name="ingest",
+    **SHELL,
 )
-def ingest(context: dg.AssetExecutionContext):
+def ingest(context: dg.AssetExecutionContext, config: IngestConfig, parquet_io_manager: dg.ResourceParam[ParquetIOManager]):
     """Reads every landing file of each day in the run; every input row lands in exactly one of the two."""
     run = DailyIngest(context.partition_keys, storage.landing_root(), datetime.now(UTC))
     yield dg.Output(run.tickets(), "ticket")  # written (and dropped) day by day first
     yield dg.Output(run.rejects(), "ticket_rejects")
+    yield from checks.ticket_results(
+        parquet_io_manager.resolved_root(),
+        context.partition_keys,
+        input_rows={key: day.input_rows for key, day in run.done.items()},
+        row_rejects={key: day.rejects.get_column("source_row").is_not_null().sum() for key, day in run.done.items()},
+        reject_share_warn_at=config.reject_share_warn_at,
+    )

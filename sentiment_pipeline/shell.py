@@ -12,6 +12,21 @@ DEFAULT_START = "2025-01-01"
 daily_partitions = dg.DailyPartitionsDefinition(
     start_date=os.environ.get("SENTIMENT_PARTITIONS_START") or DEFAULT_START, timezone="UTC"
 )
+OWNERS = ["team:data-platform"]
+
+SHELL = {
+    # A backfill of any range is one run (each day still its own object, computed and written
+    # one at a time, so memory stays that of one day): no process start-up per day, and the
+    # CLI's `--partition-range` accepts only single-run policies.
+    "partitions_def": daily_partitions,
+    "backfill_policy": dg.BackfillPolicy.single_run(),
+    # Storage calls retry on their own (see storage.py); a step that still fails is retried
+    # whole, later. Writes are atomic per day, so a failed attempt leaves no partial partition.
+    "retry_policy": dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS),
+    # Steps that move partitions in and out of storage share one pool (limit in dagster.yaml),
+    # so parallel runs on a small machine queue instead of thrashing.
+    "pool": "storage",
+}
 
 
 def table_schema(schema: dict[str, pl.DataType]) -> dg.TableSchema:

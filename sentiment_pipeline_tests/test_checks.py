@@ -1,0 +1,101 @@
+"""Asset checks: every check passes on a real pipeline run, and fails (or warns) on data built to break it."""
+
+from datetime import date
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from sentiment_pipeline import checks, sample, storage
+from sentiment_pipeline.analytics_assets import DuckDB, analytics
+from sentiment_pipeline.enrich_assets import entity, sentiment
+from sentiment_pipeline.ingest_assets import ingest
+from sentiment_pipeline.io_manager import ParquetIOManager
+from sentiment_pipeline.schemas import TICKET_CANONICAL, TICKET_LINEAGE
+
+DAY = "2025-01-03"
+
+
+def evaluations(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
+    return {f"{e.asset_key.to_user_string()}.{e.check_name}": e for e in result.get_asset_check_evaluations()}
+
+
+def materialize_all(config: dict | None = None) -> dg.ExecuteInProcessResult:
+    assets = [ingest, sentiment, entity, *analytics]
+    resources = {"parquet_io_manager": ParquetIOManager(), "duckdb": DuckDB()}
+    return dg.materialize(assets, resources=resources, partition_key=DAY, run_config=config, raise_on_error=False)
+
+
+def test_every_check_passes_on_a_clean_day(local_storage):
+    sample.generate(sample.SampleSpec(out=local_storage / "landing", days=2, rows_per_day=150, extra_cols=3, end=date(2025, 1, 3), dirty=False))
+    result = materialize_all()
+    assert result.success
+    found = evaluations(result)
+    expected = {f"{s.asset_key.to_user_string()}.{s.name}" for s in [*checks.INGEST_SPECS, *checks.SENTIMENT_SPECS]}
+    expected |= {f"{table}.adds_up" for table in checks.ADDS_UP}
+    assert set(found) == expected
+    assert [name for name, e in found.items() if not e.passed] == []
+    counts = {k: v.value for k, v in found["ticket.rows_conserved"].metadata.items() if k in ("input_rows", "tickets", "row_rejects")}
+    tickets = storage.scan_partitions(str(local_storage), "ticket", [DAY]).collect().height
+    assert counts["tickets"] == tickets >= 150 and counts["input_rows"] == tickets + counts["row_rejects"]
+
+
+def test_a_dirty_day_warns_on_reject_share_and_still_conserves_rows(local_storage):
+    folder = local_storage / "landing" / DAY
+    folder.mkdir(parents=True)
+    rows = [f"T{n},2025-01-03T10:00:00Z,hello" for n in range(6)] + [f"T{n},not a date,broken" for n in range(6, 10)]
+    (folder / "export.csv").write_text("ticket_id,created_at,subject\n" + "\n".join(rows) + "\n")
+    config = {"ops": {"ingest": {"config": {"reject_share_warn_at": 0.2}}}}
+    found = evaluations(materialize_all(config))
+    share = found["ticket_rejects.reject_share"]
+    assert not share.passed and share.severity == dg.AssetCheckSeverity.WARN
+    assert share.metadata["max_reject_share"].value == pytest.approx(0.4)
+    assert found["ticket.rows_conserved"].passed and found["ticket.rows_conserved"].metadata["row_rejects"].value == 4
+
+
+def write(root: str, asset: str, frame: pl.DataFrame, day: str = DAY) -> None:
+    storage.write_parquet(frame, storage.partition_uri(root, asset, day), compression="snappy", metadata={})
+
+
+def ticket_frame(ids: list[str | None], **overrides) -> pl.DataFrame:
+    columns = {name: pl.Series(name, [None] * len(ids), dtype) for name, dtype in {**TICKET_CANONICAL, **TICKET_LINEAGE}.items()}
+    columns["ticket_id"] = pl.Series("ticket_id", ids, pl.String)
+    columns.update({name: pl.Series(name, values) for name, values in overrides.items()})
+    return pl.DataFrame(list(columns.values()))
+
+
+def by_name(results: list[dg.AssetCheckResult]) -> dict[str, dg.AssetCheckResult]:
+    return {r.check_name: r for r in results}
+
+
+def test_ticket_checks_catch_duplicates_lost_rows_and_schema_drift(local_storage):
+    root = str(local_storage)
+    write(root, "ticket", ticket_frame(["A", "B"]), "2025-01-02")
+    write(root, "ticket", ticket_frame(["A", "A", None], csat=["5", "x", "1"], region=["eu", "us", "eu"]))
+    found = by_name(checks.ticket_results(root, [DAY], input_rows={DAY: 5}, row_rejects={DAY: 1}, reject_share_warn_at=0.5))
+    assert not found["unique_ticket_ids"].passed
+    assert "1 repeated, 1 null ids" in found["unique_ticket_ids"].metadata["failures"].value
+    assert not found["rows_conserved"].passed  # 5 in, 3 tickets + 1 reject: a row went missing
+    assert not found["canonical_schema"].passed and "csat: String" in found["canonical_schema"].metadata["failures"].value
+    assert "region" in found["canonical_schema"].metadata["new_custom_columns"].value
+    assert found["reject_share"].passed
+
+
+def test_sentiment_checks_catch_missing_extra_and_out_of_range_scores(local_storage):
+    root = str(local_storage)
+    write(root, "ticket", ticket_frame(["A", "B", "C"]))
+    write(root, "sentiment", pl.DataFrame({"ticket_id": ["A", "A", "Z"], "compound": [0.5, 0.5, 1.5], "pos": [0.1, 0.1, 0.2],
+                                           "neu": [0.9, 0.9, 0.8], "neg": [0.0, 0.0, None]}))
+    found = by_name(checks.sentiment_results(root, [DAY]))
+    assert not found["one_row_per_ticket"].passed
+    assert "2 tickets unscored, 1 scores without a ticket, 1 scored twice" in found["one_row_per_ticket"].metadata["failures"].value
+    assert not found["scores_in_range"].passed and "1 rows out of range" in found["scores_in_range"].metadata["failures"].value
+
+
+def test_aggregates_must_add_up_to_their_inputs(local_storage):
+    root = str(local_storage)
+    write(root, "ticket", ticket_frame(["A", "B", "C"]))
+    write(root, "daily_sentiment_summary", pl.DataFrame({"tickets": [1, 1]}))
+    write(root, "daily_agent_summary", pl.DataFrame({"tickets": [2, 1]}))
+    assert not checks.adds_up_result(root, "daily_sentiment_summary", [DAY]).passed
+    assert checks.adds_up_result(root, "daily_agent_summary", [DAY]).passed
