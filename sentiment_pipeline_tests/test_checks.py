@@ -38,6 +38,8 @@ def test_every_check_passes_on_a_clean_day(local_storage):
     counts = {k: v.value for k, v in found["ticket.rows_conserved"].metadata.items() if k in ("input_rows", "tickets", "row_rejects")}
     tickets = storage.scan_partitions(str(local_storage), "ticket", [DAY]).collect().height
     assert counts["tickets"] == tickets >= 150 and counts["input_rows"] == tickets + counts["row_rejects"]
+    on_disk = sum(f.stat().st_size for f in (local_storage / "sentiment").rglob("*.parquet"))
+    assert result.asset_materializations_for_node("sentiment")[0].metadata["asset_bytes_total"].value == on_disk > 0
 
 
 def test_a_dirty_day_warns_on_reject_share_and_still_conserves_rows(local_storage):
