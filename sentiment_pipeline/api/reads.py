@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import polars as pl
-import pyarrow as pa
 
 from sentiment_pipeline import storage
 from sentiment_pipeline.aggregates import SCHEMAS
@@ -95,23 +94,25 @@ class Reader:
         self.root = root
         self.database = storage.duckdb_connection(threads=2)
         self.locator = TicketLocator(self)
-        self.mirrors: dict[str, tuple[str | None, pa.Table]] = {}
+        self.mirrors: dict[str, str] = {}  # asset -> the data version its mirror table holds
         self.mirror_lock = threading.Lock()
 
-    def _mirror(self, asset: str, version: str) -> pa.Table:
-        """The whole of a small aggregate table in memory, reloaded when the pipeline marks it
-        changed: a year of day x channel x product rows is a few MB, and reading it from 365
-        files costs more than any query on it."""
+    def _mirror(self, asset: str, version: str) -> str:
+        """The whole of a small aggregate table as a table in the reader's database, reloaded
+        when the pipeline marks it changed: a year of day x channel x product rows is a few
+        MB, reading it from 365 files costs more than any query on it, and DuckDB scans its
+        own tables faster than registered Arrow data. Queries already running keep reading
+        the version they started with (DuckDB's transactions)."""
         with self.mirror_lock:
-            held = self.mirrors.get(asset)
-            if held is None or held[0] != version:
+            if self.mirrors.get(asset) != version:
                 cursor = self.database.cursor()
                 try:
-                    table = cursor.sql(f"select * from {storage.asset_source(cursor, self.root, asset)}").to_arrow_table()
+                    source = storage.asset_source(cursor, self.root, asset)
+                    cursor.execute(f"create or replace table mirror_{asset} as select * from {source}")
                 finally:
                     cursor.close()
-                held = self.mirrors[asset] = (version, table)
-            return held[1]
+                self.mirrors[asset] = version
+            return f"mirror_{asset}"
 
     def _query(self, sql: str, assets: tuple[str, ...], params: dict | None = None, days: DateRange | None = None) -> pl.DataFrame:
         """Run ``sql`` with ``{asset}`` placeholders over all days or only ``days``' files;
@@ -124,10 +125,9 @@ class Reader:
                 if version is None:
                     raise NotFound(f"no data yet for '{asset}': materialize it first")
                 if asset in MIRRORED:
-                    connection.register(f"mirror_{asset}", self._mirror(asset, version))
-                    sources[asset] = f"mirror_{asset}"
+                    sources[asset] = self._mirror(asset, version)
                     if days:
-                        sources[asset] = f"(select * from mirror_{asset} where date between $range_start and $range_end)"
+                        sources[asset] = f"(select * from {sources[asset]} where date between $range_start and $range_end)"
                         params.update(range_start=days.start, range_end=days.end)
                     continue
                 sources[asset] = storage.asset_source(connection, self.root, asset, days.keys() if days else None)
