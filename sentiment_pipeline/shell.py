@@ -14,12 +14,24 @@ daily_partitions = dg.DailyPartitionsDefinition(
 )
 OWNERS = ["team:data-platform"]
 
+
+def backfill_policy() -> dg.BackfillPolicy:
+    """By default a backfill of any range is one run (each day still its own object, computed
+    and written one at a time, so memory stays that of one day): no process start-up per day,
+    and the CLI's ``--partition-range`` accepts only single-run policies. A deployment with
+    many workers sets ``SENTIMENT_BACKFILL_DAYS_PER_RUN`` to fan a backfill out as runs of
+    that many days, which its run launcher spreads over the workers."""
+    days = os.environ.get("SENTIMENT_BACKFILL_DAYS_PER_RUN")
+    if not days:
+        return dg.BackfillPolicy.single_run()
+    if not days.isdigit() or int(days) < 1:
+        raise ValueError(f"SENTIMENT_BACKFILL_DAYS_PER_RUN must be a whole number of days >= 1, not {days!r}")
+    return dg.BackfillPolicy.multi_run(max_partitions_per_run=int(days))
+
+
 SHELL = {
-    # A backfill of any range is one run (each day still its own object, computed and written
-    # one at a time, so memory stays that of one day): no process start-up per day, and the
-    # CLI's `--partition-range` accepts only single-run policies.
     "partitions_def": daily_partitions,
-    "backfill_policy": dg.BackfillPolicy.single_run(),
+    "backfill_policy": backfill_policy(),
     # Storage calls retry on their own (see storage.py); a step that still fails is retried
     # whole, later. Writes are atomic per day, so a failed attempt leaves no partial partition.
     "retry_policy": dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS),
