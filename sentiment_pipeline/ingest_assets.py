@@ -10,7 +10,7 @@ from pydantic import Field
 from sentiment_pipeline import checks, storage
 from sentiment_pipeline.ingest import DayIngest, LandingFile, ingest_day
 from sentiment_pipeline.io_manager import LazyPartitions, ParquetIOManager, Partition
-from sentiment_pipeline.shell import OWNERS, SHELL, table_schema
+from sentiment_pipeline.shell import FRESHNESS, OWNERS, SHELL, table_schema
 from sentiment_pipeline.schemas import TICKET_CANONICAL, TICKET_LINEAGE, TICKET_REJECTS
 
 
@@ -99,6 +99,7 @@ class IngestConfig(dg.Config):
             metadata={"dagster/column_schema": table_schema({**TICKET_CANONICAL, **TICKET_LINEAGE})},
             kinds={"polars", "parquet"},
             owners=OWNERS,
+            freshness_policy=FRESHNESS,
         ),
         "ticket_rejects": dg.AssetOut(
             description="One row per rejected input row (or unreadable file): file, row number, raw content, reason.",
@@ -106,6 +107,7 @@ class IngestConfig(dg.Config):
             metadata={"dagster/column_schema": table_schema(TICKET_REJECTS)},
             kinds={"polars", "parquet"},
             owners=OWNERS,
+            freshness_policy=FRESHNESS,
         ),
     },
     check_specs=checks.INGEST_SPECS,

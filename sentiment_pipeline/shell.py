@@ -1,6 +1,7 @@
 """What every asset of the Dagster shell shares: the daily partitions and column-schema metadata."""
 
 import os
+from datetime import timedelta
 
 import dagster as dg
 import polars as pl
@@ -13,6 +14,9 @@ daily_partitions = dg.DailyPartitionsDefinition(
     start_date=os.environ.get("SENTIMENT_PARTITIONS_START") or DEFAULT_START, timezone="UTC"
 )
 OWNERS = ["team:data-platform"]
+# Yesterday's partition is expected between 00:00 and 06:00 UTC every day: the schedule
+# runs it at 00:30, the rest is room for late exports and retries (the UI flags it otherwise).
+FRESHNESS = dg.FreshnessPolicy.cron(deadline_cron="0 6 * * *", lower_bound_delta=timedelta(hours=6), timezone="UTC")
 
 
 def backfill_policy() -> dg.BackfillPolicy:

@@ -3,7 +3,7 @@
 import dagster as dg
 import pytest
 
-from sentiment_pipeline.shell import backfill_policy
+from sentiment_pipeline.shell import FRESHNESS, backfill_policy
 
 
 def test_a_backfill_is_one_run_unless_a_deployment_asks_for_runs_of_n_days(monkeypatch):
@@ -14,3 +14,17 @@ def test_a_backfill_is_one_run_unless_a_deployment_asks_for_runs_of_n_days(monke
     monkeypatch.setenv("SENTIMENT_BACKFILL_DAYS_PER_RUN", "0")
     with pytest.raises(ValueError, match="whole number of days"):
         backfill_policy()
+
+
+def test_every_asset_tells_its_story_in_the_ui():
+    from sentiment_pipeline.definitions import defs
+
+    groups = {"ticket": "ingest", "ticket_rejects": "ingest", "sentiment": "enrich", "entity": "enrich",
+              "daily_sentiment_summary": "analytics", "daily_entity_mentions": "analytics", "daily_agent_summary": "analytics"}
+    specs = {spec.key.to_user_string(): spec for spec in defs.resolve_all_asset_specs()}
+    assert set(specs) == set(groups)
+    for name, spec in specs.items():
+        assert spec.group_name == groups[name], name
+        assert spec.owners == ["team:data-platform"] and spec.kinds and len(spec.description or "") > 40, name
+        assert spec.metadata["dagster/column_schema"].columns, name
+        assert spec.freshness_policy == FRESHNESS, name
