@@ -21,17 +21,16 @@ import socket
 import statistics
 import subprocess
 import tempfile
-import threading
 import time
 from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
 import requests
-import uvicorn
 
 from sentiment_pipeline import aggregates, storage
 from sentiment_pipeline.api.app import create_app
+from sentiment_pipeline.api.background import serving
 from sentiment_pipeline.api.keys import KeyStore
 
 END = date(2025, 12, 31)
@@ -79,18 +78,6 @@ def build_lake(root: str, days: int, tickets: int) -> pl.DataFrame:
     for asset in ("ticket", "sentiment", "entity", *aggregates.SCHEMAS):
         storage.mark_changed(root, asset, "benchmark")
     return pl.concat(everything)
-
-
-def serve(app) -> tuple[str, uvicorn.Server, threading.Thread]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    return f"http://127.0.0.1:{port}", server, thread
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
@@ -175,40 +162,38 @@ def main() -> None:
         print(f"\nlake: {args.days} days x {args.tickets:,} tickets built in {time.perf_counter() - started:.0f} s")
         store = KeyStore(Path(folder) / "keys.sqlite")
         key = store.create("bench", {"pii"})
-        uncached_url, uncached_server, _ = serve(create_app(root, store, cache_size=0))
-        cached_url, cached_server, _ = serve(create_app(root, store))
-        first = (END - timedelta(days=args.days - 1)).isoformat()
-        month = (END - timedelta(days=29)).isoformat()
-        week = (END - timedelta(days=6)).isoformat()
-        some_id = f"T{END - timedelta(days=args.days // 2):%Y%m%d}{random.Random(1).randrange(args.tickets):05d}"
-        glob = lambda asset: f"read_parquet('{root}/{asset}/*/*/*/*.parquet', hive_partitioning = true, hive_types = {storage.HIVE_TYPES_SQL})"  # noqa: E731
-        routes = {
-            "analytics: year by product": ("/v1/analytics/sentiment", {"start": first, "end": END.isoformat(), "group_by": "product"},
-                f"select product, sum(tickets), sum(avg_compound * tickets) / sum(tickets), sum(negative) / sum(tickets) from {glob('daily_sentiment_summary')} where date between $a and $b group by product", {"a": date.fromisoformat(first), "b": END}),
-            "analytics: 30 days by channel": ("/v1/analytics/sentiment", {"start": month, "end": END.isoformat(), "group_by": "channel"},
-                f"select channel, sum(tickets), sum(negative) / sum(tickets) from {glob('daily_sentiment_summary')} where date between $a and $b group by channel", {"a": date.fromisoformat(month), "b": END}),
-            "table: 30 days of agent summary": ("/v1/tables/daily_agent_summary", {"start": month, "end": END.isoformat()},
-                f"select * from {glob('daily_agent_summary')} where date between $a and $b order by all limit 1000", {"a": date.fromisoformat(month), "b": END}),
-            "ticket detail (no date given)": (f"/v1/tickets/{some_id}", {},
-                f"select * from {glob('ticket')} t join {glob('sentiment')} s using (ticket_id) where ticket_id = $id", {"id": some_id}),
-            "search 'refund', last 7 days": ("/v1/search", {"q": "refund", "start": week, "end": END.isoformat(), "limit": 50},
-                f"select ticket_id, subject from {glob('ticket')} where created_at >= $a and contains(lower(body), 'refund') limit 50", {"a": date.fromisoformat(week)}),
-            "daily report": ("/v1/reports/daily", {"date": END.isoformat()},
-                f"select product, sum(negative) from {glob('daily_sentiment_summary')} where date = $a group by product", {"a": END}),
-        }
-        session = requests.Session()
-        print(f"\n| {'route':<32} | {'uncached p50':>12} | {'uncached p95':>12} | {'cached p50':>10} | {'cached p95':>10} | {'raw DuckDB p50':>14} | {'uncached / raw':>14} |")
-        print(f"|{'-' * 34}|{'-' * 14}|{'-' * 14}|{'-' * 12}|{'-' * 12}|{'-' * 16}|{'-' * 16}|")
-        raw_p50 = {}
-        for label, (path, params, sql, sql_params) in routes.items():
-            time_http(session, uncached_url, path, params, key, 2)  # warm the id index and the OS cache
-            un = percentiles(time_http(session, uncached_url, path, params, key, args.repeat))
-            time_http(session, cached_url, path, params, key, 1)
-            ca = percentiles(time_http(session, cached_url, path, params, key, args.repeat))
-            raw = percentiles(time_duckdb(sql, sql_params, args.repeat))
-            raw_p50[label] = raw[0]
-            print(f"| {label:<32} | {un[0]:>10.1f}ms | {un[1]:>10.1f}ms | {ca[0]:>8.2f}ms | {ca[1]:>8.2f}ms | {raw[0]:>12.1f}ms | {un[0] / raw[0]:>14.2f} |")
-        uncached_server.should_exit = cached_server.should_exit = True
+        with serving(create_app(root, store, cache_size=0)) as uncached_url, serving(create_app(root, store)) as cached_url:
+            first = (END - timedelta(days=args.days - 1)).isoformat()
+            month = (END - timedelta(days=29)).isoformat()
+            week = (END - timedelta(days=6)).isoformat()
+            some_id = f"T{END - timedelta(days=args.days // 2):%Y%m%d}{random.Random(1).randrange(args.tickets):05d}"
+            glob = lambda asset: f"read_parquet('{root}/{asset}/*/*/*/*.parquet', hive_partitioning = true, hive_types = {storage.HIVE_TYPES_SQL})"  # noqa: E731
+            routes = {
+                "analytics: year by product": ("/v1/analytics/sentiment", {"start": first, "end": END.isoformat(), "group_by": "product"},
+                    f"select product, sum(tickets), sum(avg_compound * tickets) / sum(tickets), sum(negative) / sum(tickets) from {glob('daily_sentiment_summary')} where date between $a and $b group by product", {"a": date.fromisoformat(first), "b": END}),
+                "analytics: 30 days by channel": ("/v1/analytics/sentiment", {"start": month, "end": END.isoformat(), "group_by": "channel"},
+                    f"select channel, sum(tickets), sum(negative) / sum(tickets) from {glob('daily_sentiment_summary')} where date between $a and $b group by channel", {"a": date.fromisoformat(month), "b": END}),
+                "table: 30 days of agent summary": ("/v1/tables/daily_agent_summary", {"start": month, "end": END.isoformat()},
+                    f"select * from {glob('daily_agent_summary')} where date between $a and $b order by all limit 1000", {"a": date.fromisoformat(month), "b": END}),
+                "ticket detail (no date given)": (f"/v1/tickets/{some_id}", {},
+                    f"select * from {glob('ticket')} t join {glob('sentiment')} s using (ticket_id) where ticket_id = $id", {"id": some_id}),
+                "search 'refund', last 7 days": ("/v1/search", {"q": "refund", "start": week, "end": END.isoformat(), "limit": 50},
+                    f"select ticket_id, subject from {glob('ticket')} where created_at >= $a and contains(lower(body), 'refund') limit 50", {"a": date.fromisoformat(week)}),
+                "daily report": ("/v1/reports/daily", {"date": END.isoformat()},
+                    f"select product, sum(negative) from {glob('daily_sentiment_summary')} where date = $a group by product", {"a": END}),
+            }
+            session = requests.Session()
+            print(f"\n| {'route':<32} | {'uncached p50':>12} | {'uncached p95':>12} | {'cached p50':>10} | {'cached p95':>10} | {'raw DuckDB p50':>14} | {'uncached / raw':>14} |")
+            print(f"|{'-' * 34}|{'-' * 14}|{'-' * 14}|{'-' * 12}|{'-' * 12}|{'-' * 16}|{'-' * 16}|")
+            raw_p50 = {}
+            for label, (path, params, sql, sql_params) in routes.items():
+                time_http(session, uncached_url, path, params, key, 2)  # warm the id index and the OS cache
+                un = percentiles(time_http(session, uncached_url, path, params, key, args.repeat))
+                time_http(session, cached_url, path, params, key, 1)
+                ca = percentiles(time_http(session, cached_url, path, params, key, args.repeat))
+                raw = percentiles(time_duckdb(sql, sql_params, args.repeat))
+                raw_p50[label] = raw[0]
+                print(f"| {label:<32} | {un[0]:>10.1f}ms | {un[1]:>10.1f}ms | {ca[0]:>8.2f}ms | {ca[1]:>8.2f}ms | {raw[0]:>12.1f}ms | {un[0] / raw[0]:>14.2f} |")
         questions = {
             "analytics: year by product": "select product, count(*), avg(compound), avg((label = 'negative')::int) from tickets group by product",
             "analytics: 30 days by channel": f"select channel, count(*), avg((label = 'negative')::int) from tickets where day between '{month}' and '{END}' group by channel",

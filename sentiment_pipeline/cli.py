@@ -60,10 +60,6 @@ def main(argv: list[str] | None = None) -> None:
         print(f"wrote {len(written)} files for {days[0]}...{days[-1]} under {args.out}")
 
 
-if __name__ == "__main__":
-    main()
-
-
 def manage_keys(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     from sentiment_pipeline.api.keys import KeyStore
 
@@ -83,3 +79,7 @@ def manage_keys(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
         parser.error(f"no active key named {args.name!r}")
     else:
         print(f"revoked '{args.name}'")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,19 +1,16 @@
 """The read API over real HTTP (uvicorn on 127.0.0.1, a free port) against Parquet written by the pipeline."""
 
 import io
-import socket
-import threading
-import time
 from datetime import date
 
 import dagster as dg
 import polars as pl
 import pytest
 import requests
-import uvicorn
 
 from sentiment_pipeline import sample, storage
 from sentiment_pipeline.api.app import create_app
+from sentiment_pipeline.api.background import serving
 from sentiment_pipeline.api.keys import KeyStore
 from sentiment_pipeline.definitions import defs
 
@@ -39,19 +36,8 @@ def api(tmp_path_factory):
         store = KeyStore(base / "keys.sqlite")
         keys = {"pii": store.create("analyst-pii", {"pii"}), "plain": store.create("analyst"), "revoked": store.create("old")}
         store.revoke("old")
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        server = uvicorn.Server(uvicorn.Config(create_app(str(root), store), host="127.0.0.1", port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.time() + 20
-        while not server.started and time.time() < deadline:
-            time.sleep(0.05)
-        assert server.started, "API server did not start"
-        yield {"url": f"http://127.0.0.1:{port}", "keys": keys, "root": str(root), "patch": patch}
-        server.should_exit = True
-        thread.join(timeout=10)
+        with serving(create_app(str(root), store)) as url:
+            yield {"url": url, "keys": keys, "root": str(root), "patch": patch}
 
 
 def get(api, path, key="pii", **params):

@@ -10,6 +10,7 @@ import re
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 
+from sentiment_pipeline.api.reads import BadRequest
 from sentiment_pipeline.entities import product_catalog
 
 CHANNELS = ("email", "chat", "phone", "web", "social")
@@ -79,7 +80,10 @@ def _product(text: str) -> str | None:
 def _dates(text: str, today: date) -> tuple[date, date]:
     explicit = re.findall(r"\b(\d{4}-\d{2}-\d{2})\b", text)
     if explicit:
-        days = sorted(date.fromisoformat(d) for d in explicit)
+        try:
+            days = sorted(date.fromisoformat(d) for d in explicit)
+        except ValueError as error:  # 2025-02-30
+            raise BadRequest(f"the question names a date that does not exist ({error})") from error
         return days[0], days[-1]
     if "yesterday" in text:
         return today - timedelta(days=1), today - timedelta(days=1)

@@ -38,7 +38,10 @@ class DateRange:
     @classmethod
     def parse(cls, start: str | None, end: str | None, default_days: int = 30) -> DateRange:
         last = _date(end, "end") if end else date.today()
-        first = _date(start, "start") if start else last - timedelta(days=default_days - 1)
+        try:
+            first = _date(start, "start") if start else last - timedelta(days=default_days - 1)
+        except OverflowError as error:  # the default start would fall before year 1
+            raise BadRequest("dates must lie between 0001-01-01 and 9999-12-31") from error
         if first > last:
             raise BadRequest(f"start {first} is after end {last}")
         if (last - first).days + 1 > MAX_RANGE_DAYS:
@@ -229,10 +232,10 @@ class Reader:
             raise BadRequest("label must be positive, neutral or negative")
         if not 1 <= limit <= 1_000:
             raise BadRequest("limit must be 1..1000")
-        sql = f"""
+        sql = """
             select t.ticket_id, t.created_at, t.subject, t.body, t.channel, t.product, s.label, s.compound
-            from (select ticket_id, created_at, subject, body, channel, product, year, month, day from {{ticket}}) t
-            join (select ticket_id, label, compound, year, month, day from {{sentiment}}) s using (ticket_id, year, month, day)
+            from (select ticket_id, created_at, subject, body, channel, product, year, month, day from {ticket}) t
+            join (select ticket_id, label, compound, year, month, day from {sentiment}) s using (ticket_id, year, month, day)
             where (contains(lower(coalesce(t.subject, '')), lower($q)) or contains(lower(coalesce(t.body, '')), lower($q)))
               and ($label is null or s.label = $label)
             order by t.created_at desc limit $limit
