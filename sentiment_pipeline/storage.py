@@ -30,8 +30,10 @@ import pyarrow.parquet as pq
 DEFAULT_STORAGE_ROOT = "data"
 HIVE_SCHEMA = pa.schema([("year", pa.int16()), ("month", pa.int8()), ("day", pa.int8())])
 HIVE_TYPES_SQL = "{'year': SMALLINT, 'month': TINYINT, 'day': TINYINT}"  # the same types, for DuckDB
-ASSET_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-PARTITION_KEY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Matched whole (``fullmatch``): with ``re.match``, ``$`` also matches before a trailing
+# newline, and ``\d`` matches any Unicode digit.
+ASSET_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
+PARTITION_KEY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 VERSION_MARKER = "_version"  # per asset; '_' keeps it out of Parquet globs and datasets
 ROW_GROUP_CELLS = 4_000_000
 ROW_GROUP_MAX_ROWS = 256_000
@@ -71,13 +73,16 @@ def join(root: str, *parts: str) -> str:
 
 def partition_day(partition_key: str) -> date:
     """The date of a daily partition key, refusing anything that could escape a path."""
-    if not PARTITION_KEY.match(partition_key):
+    if not isinstance(partition_key, str) or not PARTITION_KEY.fullmatch(partition_key):
         raise ValueError(f"partition key {partition_key!r} is not a YYYY-MM-DD date")
-    return date.fromisoformat(partition_key)
+    try:
+        return date.fromisoformat(partition_key)
+    except ValueError as error:
+        raise ValueError(f"partition key {partition_key!r} is not a YYYY-MM-DD date ({error})") from None
 
 
 def check_asset_name(asset: str) -> str:
-    if not ASSET_NAME.match(asset):
+    if not isinstance(asset, str) or not ASSET_NAME.fullmatch(asset):
         raise ValueError(f"asset name {asset!r} must be lower-case letters, digits and _")
     return asset
 
