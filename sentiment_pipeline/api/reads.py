@@ -97,7 +97,7 @@ class Reader:
         self.root = root
         self.database = storage.duckdb_connection(threads=2)
         self.locator = TicketLocator(self)
-        self.mirrors: dict[str, str] = {}  # asset -> the data version its mirror table holds
+        self.mirrors: dict[str, tuple[str, pl.DataFrame]] = {}  # asset -> (data version, its rows)
         self.mirror_lock = threading.Lock()
 
     def _mirror(self, asset: str, version: str) -> str:
@@ -105,17 +105,26 @@ class Reader:
         when the pipeline marks it changed: a year of day x channel x product rows is a few
         MB, reading it from 365 files costs more than any query on it, and DuckDB scans its
         own tables faster than registered Arrow data. Queries already running keep reading
-        the version they started with (DuckDB's transactions)."""
+        the version they started with (DuckDB's transactions). The same rows are kept as a
+        polars frame for the roll-ups that run on every analytics request (``sentiment``)."""
         with self.mirror_lock:
-            if self.mirrors.get(asset) != version:
+            if self.mirrors.get(asset, ("",))[0] != version:
                 cursor = self.database.cursor()
                 try:
                     source = storage.asset_source(cursor, self.root, asset)
                     cursor.execute(f"create or replace table mirror_{asset} as select * from {source}")
+                    rows = cursor.sql(f"select * from mirror_{asset}").pl()
                 finally:
                     cursor.close()
-                self.mirrors[asset] = version
+                self.mirrors[asset] = (version, rows)
             return f"mirror_{asset}"
+
+    def _mirrored_rows(self, asset: str) -> pl.DataFrame:
+        version = storage.asset_version(self.root, asset)
+        if version is None:
+            raise NotFound(f"no data yet for '{asset}': materialize it first")
+        self._mirror(asset, version)
+        return self.mirrors[asset][1]
 
     def _query(self, sql: str, assets: tuple[str, ...], params: dict | None = None, days: DateRange | None = None) -> pl.DataFrame:
         """Run ``sql`` with ``{asset}`` placeholders over all days or only ``days``' files;
@@ -178,23 +187,26 @@ class Reader:
             raise BadRequest(f"group_by must be one of {sorted(GROUPINGS)}")
         if label is not None and label not in ("positive", "neutral", "negative"):
             raise BadRequest("label must be positive, neutral or negative")
-        matching = f", sum({label})::bigint as matching" if label else ""  # label is one of three fixed names
-        key = GROUPINGS[group_by]
-        conditions = ["true"]
-        params = {}
+        # A roll-up of the in-memory mirror: polars answers it in ~0.5 ms where a DuckDB query
+        # costs ~3 ms of planning and hand-over, and this runs on every analytics request.
+        rows = self._mirrored_rows("daily_sentiment_summary").lazy().filter(pl.col("date").is_between(days.start, days.end))
         for column, value in (("product", product), ("channel", channel)):
             if value is not None:
-                conditions.append(f"lower({column}) = lower(${column})")
-                params[column] = value
-        sql = f"""
-            select {key} as {group_by}, sum(tickets)::bigint as tickets,
-                   sum(avg_compound * tickets) / sum(tickets) as avg_compound,
-                   sum(positive)::bigint as positive, sum(neutral)::bigint as neutral, sum(negative)::bigint as negative,
-                   sum(negative) / sum(tickets) as share_negative{matching}
-            from {{daily_sentiment_summary}} where {' and '.join(conditions)}
-            group by all order by {group_by} nulls last
-        """
-        return self._query(sql, ("daily_sentiment_summary",), params, days)
+                rows = rows.filter(pl.col(column).str.to_lowercase() == value.lower())
+        tickets = pl.col("tickets").sum()
+        counts = {name: pl.col(name).sum().cast(pl.Int64) for name in ("positive", "neutral", "negative")}
+        return (
+            rows.group_by(pl.col(GROUPINGS[group_by]).alias(group_by))
+            .agg(
+                tickets=tickets.cast(pl.Int64),
+                avg_compound=(pl.col("avg_compound") * pl.col("tickets")).sum() / tickets,
+                **counts,
+                share_negative=pl.col("negative").sum() / tickets,
+                **({"matching": counts[label]} if label else {}),
+            )
+            .sort(group_by, nulls_last=True)
+            .collect()
+        )
 
     def ticket(self, ticket_id: str, custom_fields: bool) -> dict:
         """The latest version of a ticket (it may be re-exported on later days)."""
