@@ -28,6 +28,8 @@ demo: install
 	@echo
 	@echo "Done. Parquet assets:  data/<asset>/year=YYYY/month=MM/day=DD/*.parquet"
 	@echo "Dagster UI:            make dev   (then open http://127.0.0.1:3000)"
+	@echo "Read API:              $(BIN)/sentiment-pipeline api-key create --name me && $(BIN)/sentiment-pipeline serve"
+	@echo "                       (then http://127.0.0.1:8000/docs)"
 
 dev: install
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
