@@ -185,8 +185,9 @@ def _parse_csv(uri: str, data: bytes, notes: list[str]) -> ParsedFile:
     first_line = _first_line(data)
     delimiter = max([",", ";", "\t", "|"], key=first_line.decode("utf-8").count)
     bare_cr = b"\r" in data and data.count(b"\r") != data.count(b"\r\n")
-    if bare_cr or data.count(b'"') % 2 or first_line.count(b'"') % 2:  # (~0.04 s per 100 MB; 0.15 s if CRLF)
-        return _parse_csv_exactly(uri, data, delimiter, notes)
+    quotes = data.count(b'"')
+    if bare_cr or quotes % 2 or first_line.count(b'"') % 2 or (quotes and _stray_quote(data, delimiter)):
+        return _parse_csv_exactly(uri, data, delimiter, notes)  # (the checks: ~0.1 s per 100 MB)
     header = next(csv.reader([first_line.decode("utf-8")], delimiter=delimiter), [])
     names = _header_names(header, notes, uri)
     scan = pl.scan_csv(
@@ -218,6 +219,18 @@ def _parse_csv(uri: str, data: bytes, notes: list[str]) -> ParsedFile:
         text=data,
         records=records,
     )
+
+
+def _stray_quote(data: bytes, delimiter: str) -> bool:
+    """A quote with ordinary characters on both sides: text after a closing quote ("a"b),
+    which polars refuses when it reads the field, or a quote inside an unquoted field,
+    which it reads; either way the stdlib reader takes the file. Vectorised over the
+    file's bytes (~0.08 s for 85 MB), since a Python loop over quotes can be millions."""
+    raw = pl.from_arrow(pa.Array.from_buffers(pa.uint8(), len(data), [None, pa.py_buffer(data)]))
+    at = (raw == ord('"')).arg_true()
+    at = at.filter((at > 0) & (at < len(data) - 1))
+    boundaries = pl.Series([ord(delimiter), ord('"'), ord("\n"), ord("\r")], dtype=pl.UInt8).implode()
+    return bool((~raw.gather(at - 1).is_in(boundaries) & ~raw.gather(at + 1).is_in(boundaries)).any())
 
 
 def _first_line(data: bytes) -> bytes:
