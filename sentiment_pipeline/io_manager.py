@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from pydantic import Field, PrivateAttr
 from sentiment_pipeline import __version__, storage
 
 LINEAGE_KEY = "sentiment_pipeline.lineage"
+STALE_STAGE_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -171,10 +173,14 @@ def storage_size(root: str, asset: str) -> int:
 
 
 def _remove_strays(partition_dir: str, keep: str) -> None:
-    """Keep exactly one object per partition, even if an older layout left others."""
+    """Keep exactly one object per partition, even if an older layout left others, and drop
+    the staging files of writes killed before their rename (readers never see them: hidden
+    names). A stage younger than an hour may be another run's write in progress: kept."""
+    stale_before = time.time() - STALE_STAGE_SECONDS
     strays = [
         storage.uri_of(partition_dir, info.path)
         for info in storage.list_files(partition_dir)
-        if info.base_name.endswith(".parquet") and storage.uri_of(partition_dir, info.path) != keep
+        if (info.base_name.endswith(".parquet") and storage.uri_of(partition_dir, info.path) != keep)
+        or (info.base_name.startswith(".") and info.base_name.endswith(".tmp") and info.mtime.timestamp() < stale_before)
     ]
     storage.delete(strays)

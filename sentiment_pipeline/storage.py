@@ -214,7 +214,11 @@ def write_parquet(
             rows = _write_local(frame, staged, compression, metadata)
             bucket, _, key = uri.removeprefix("s3://").partition("/")
             with staged.open("rb") as body:
-                s3_client().put_object(Bucket=bucket, Key=key, Body=body)
+                try:
+                    s3_client().put_object(Bucket=bucket, Key=key, Body=body)
+                except Exception as error:  # re-raised as is: only says which object failed
+                    error.add_note(f"while writing {uri} (the previous version, if any, is unchanged)")
+                    raise
             return rows, staged.stat().st_size
     target = Path(uri)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,8 @@
 """The partitioned Parquet IO manager on local disk and on moto's S3 server."""
 
 import json
+import os
+import time
 
 import dagster as dg
 import polars as pl
@@ -131,3 +133,18 @@ def test_duckdb_reads_s3_partitions_offline_through_arrow(s3_env):
     rows = connection.execute("select day, count(*) from probe where day >= 2 group by day order by day").fetchall()
     assert rows == [(2, 2), (3, 2)]
     assert connection.execute("select current_setting('autoinstall_known_extensions')").fetchone() == (False,)
+
+
+def test_a_killed_write_leaves_a_stage_that_the_next_write_clears(tmp_path):
+    """The hidden stage of a write killed before its rename goes once it is an hour old; a
+    younger one may be another run's write in progress and stays."""
+    root = str(tmp_path / "lake")
+    folder = tmp_path / "lake" / "probe" / "year=2025" / "month=01" / "day=02"
+    folder.mkdir(parents=True)
+    stale, fresh = folder / ".probe-2025-01-02.parquet.dead.tmp", folder / ".probe-2025-01-02.parquet.live.tmp"
+    stale.write_bytes(b"PAR1 half a file")
+    fresh.write_bytes(b"PAR1 being written")
+    two_hours_ago = time.time() - 7200
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+    assert materialize(probe_assets("v1"), root, partition_key="2025-01-02").success
+    assert sorted(p.name for p in folder.iterdir()) == [fresh.name, "probe-2025-01-02.parquet"]
