@@ -324,7 +324,7 @@ def test_s3_answering_errors_or_stalling_fails_the_run_cleanly(fault, s3_env, mo
     error = failure_text(result)
     expected = {"slowdown": "(SlowDown) when calling the PutObject operation", "internal": "(InternalError) when calling the PutObject operation",
                 "stall": "Read timeout on endpoint URL", "stall-then-store": "Read timeout on endpoint URL"}[fault]  # fmt: skip
-    assert expected in error, error
+    assert expected in error and f"while writing s3://{bucket}/lake/ticket/year=2025/month=01/day=02/" in error, error
     assert len(faulty.hits) >= 3, "each step attempt PUTs"
     assert set(faulty.hits) == {f"/{bucket}/lake/ticket/year=2025/month=01/day=02/ticket-{DAY}.parquet"}, (
         "nothing after the failed ticket write is attempted"
