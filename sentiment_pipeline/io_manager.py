@@ -181,6 +181,7 @@ def _remove_strays(partition_dir: str, keep: str) -> None:
         storage.uri_of(partition_dir, info.path)
         for info in storage.list_files(partition_dir)
         if (info.base_name.endswith(".parquet") and storage.uri_of(partition_dir, info.path) != keep)
-        or (info.base_name.startswith(".") and info.base_name.endswith(".tmp") and info.mtime.timestamp() < stale_before)
+        or (info.base_name.startswith(".") and info.base_name.endswith(".tmp") and info.mtime_ns is not None
+            and info.mtime_ns / 1e9 < stale_before)
     ]
     storage.delete(strays)
