@@ -72,17 +72,16 @@ def sentiment_results(root: str, keys: list[str]) -> list[dg.AssetCheckResult]:
     scores = storage.scan_partitions(root, "sentiment", keys)
     tickets = storage.scan_partitions(root, "ticket", keys).select("partition_date", "ticket_id")
     on = ["partition_date", "ticket_id"]
+    outside = pl.any_horizontal(~pl.col(c).is_between(low, high).fill_null(False) for c, (low, high) in SCORE_RANGES.items())
     counts = _counts(
-        scores.group_by("partition_date").agg(rows=pl.len(), distinct=pl.col("ticket_id").n_unique()),
+        scores.group_by("partition_date").agg(rows=pl.len(), distinct=pl.col("ticket_id").n_unique(), out_of_range=outside.sum()),
         tickets.join(scores, on=on, how="anti").group_by("partition_date").agg(missing=pl.len()),
         scores.join(tickets, on=on, how="anti").group_by("partition_date").agg(extra=pl.len()),
     )
     mismatched = {r["day"]: f"{r['missing']} tickets unscored, {r['extra']} scores without a ticket, "
                             f"{r['rows'] - r['distinct']} scored twice"
                   for r in counts.iter_rows(named=True) if r["missing"] or r["extra"] or r["rows"] != r["distinct"]}
-    outside = pl.any_horizontal(~pl.col(c).is_between(low, high).fill_null(False) for c, (low, high) in SCORE_RANGES.items())
-    bad = _per_day(root, "sentiment", keys, out_of_range=outside.sum())
-    out_of_range = {r["day"]: f"{r['out_of_range']} rows out of range" for r in bad.iter_rows(named=True) if r["out_of_range"]}
+    out_of_range = {r["day"]: f"{r['out_of_range']} rows out of range" for r in counts.iter_rows(named=True) if r["out_of_range"]}
     return [_result("sentiment", "one_row_per_ticket", keys, mismatched), _result("sentiment", "scores_in_range", keys, out_of_range)]
 
 
@@ -118,15 +117,17 @@ def _schema_drift(root: str, keys: list[str]) -> tuple[dict[str, str], dict[str,
     custom columns that the day before did not have (growth is normal, so only reported)."""
     expected = {**TICKET_CANONICAL, **TICKET_LINEAGE}
     drift, new_columns = {}, {}
+    schemas = {key: storage.scan_partitions(root, "ticket", [key]).collect_schema() for key in keys}
     for key in keys:
-        schema = storage.scan_partitions(root, "ticket", [key]).collect_schema()
+        schema = schemas[key]
         changed = [f"{c}: {schema.get(c, 'missing')} (expected {t})" for c, t in expected.items() if schema.get(c) != t]
         if changed:
             drift[key] = "; ".join(changed)
         previous = (storage.partition_day(key) - timedelta(days=1)).isoformat()
-        if storage.exists(storage.partition_uri(root, "ticket", previous)):
-            before = storage.scan_partitions(root, "ticket", [previous]).collect_schema()
-            added = sorted(set(schema) - set(before))
+        if previous not in schemas and storage.exists(storage.partition_uri(root, "ticket", previous)):
+            schemas[previous] = storage.scan_partitions(root, "ticket", [previous]).collect_schema()
+        if previous in schemas:
+            added = sorted(set(schema) - set(schemas[previous]))
             if added:
                 new_columns[key] = ", ".join(added[:50]) + (f" and {len(added) - 50} more" if len(added) > 50 else "")
     return drift, new_columns

@@ -81,6 +81,9 @@ def test_ticket_checks_catch_duplicates_lost_rows_and_schema_drift(local_storage
     assert not found["canonical_schema"].passed and "csat: String" in found["canonical_schema"].metadata["failures"].value
     assert "region" in found["canonical_schema"].metadata["new_custom_columns"].value
     assert found["reject_share"].passed
+    both = ["2025-01-02", DAY]  # a range run: the day before is one of the run's own days
+    ranged = by_name(checks.ticket_results(root, both, dict.fromkeys(both, 3), dict.fromkeys(both, 0), reject_share_warn_at=0.5))
+    assert ranged["canonical_schema"].metadata["new_custom_columns"].value == f"- {DAY}: region"
 
 
 def test_sentiment_checks_catch_missing_extra_and_out_of_range_scores(local_storage):
