@@ -6,7 +6,7 @@ from pydantic import Field
 
 from sentiment_pipeline import aggregates, checks, storage
 from sentiment_pipeline.io_manager import LazyPartitions, ParquetIOManager
-from sentiment_pipeline.shell import FRESHNESS, OWNERS, SHELL, markdown_preview, table_schema
+from sentiment_pipeline.shell import EACH_ASSET, SHELL, markdown_preview, table_schema
 
 
 class DuckDB(dg.ConfigurableResource):
@@ -60,8 +60,7 @@ def analytics_asset(table: str) -> dg.AssetsDefinition:
         io_manager_key="parquet_io_manager",
         group_name="analytics",
         kinds={"duckdb", "parquet"},
-        owners=OWNERS,
-        freshness_policy=FRESHNESS,
+        **EACH_ASSET,
         metadata={"dagster/column_schema": table_schema(aggregates.SCHEMAS[table])},
         check_specs=[checks.adds_up_spec(table)],
         **SHELL,

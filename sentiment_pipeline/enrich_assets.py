@@ -9,7 +9,7 @@ from sentiment_pipeline.entities import ENTITY_SCHEMA, extract_entities, product
 from sentiment_pipeline import checks
 from sentiment_pipeline.io_manager import LazyPartitions, ParquetIOManager
 from sentiment_pipeline.sentiment import SENTIMENT_SCHEMA, Model, score_tickets
-from sentiment_pipeline.shell import FRESHNESS, OWNERS, SHELL, table_schema
+from sentiment_pipeline.shell import EACH_ASSET, SHELL, table_schema
 from sentiment_pipeline.storage import partition_day
 
 TEXT_COLUMNS = ("ticket_id", "subject", "body")  # all that is read of the wide ticket table
@@ -19,8 +19,7 @@ ENRICH = {
     "io_manager_key": "parquet_io_manager",
     "group_name": "enrich",
     "kinds": {"polars", "parquet"},
-    "owners": OWNERS,
-    "freshness_policy": FRESHNESS,
+    **EACH_ASSET,
 }
 
 

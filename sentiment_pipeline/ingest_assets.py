@@ -10,7 +10,7 @@ from pydantic import Field
 from sentiment_pipeline import checks, storage
 from sentiment_pipeline.ingest import DayIngest, LandingFile, ingest_day
 from sentiment_pipeline.io_manager import LazyPartitions, ParquetIOManager, Partition
-from sentiment_pipeline.shell import FRESHNESS, OWNERS, SHELL, table_schema
+from sentiment_pipeline.shell import EACH_ASSET, SHELL, table_schema
 from sentiment_pipeline.schemas import TICKET_CANONICAL, TICKET_LINEAGE, TICKET_REJECTS
 
 
@@ -36,6 +36,11 @@ class DayOutcome:
     input_rows: int
     files: list[str]
     notes: list[str]
+
+    @property
+    def row_rejects(self) -> int:
+        """Rejected rows (a file-level reject has no row number and no rows counted in input_rows)."""
+        return self.rejects.get_column("source_row").is_not_null().sum()
 
 
 class DailyIngest:
@@ -74,12 +79,12 @@ class DailyIngest:
     def summary(self) -> dict[str, object]:
         input_rows = sum(d.input_rows for d in self.done.values())
         rejects = sum(d.rejects.height for d in self.done.values())
-        file_rejects = sum(d.rejects.get_column("source_row").null_count() for d in self.done.values())
+        row_rejects = sum(d.row_rejects for d in self.done.values())
         return {
             "input_rows": input_rows,
             "rejects": rejects,
-            "file_rejects": file_rejects,
-            "reject_share": round((rejects - file_rejects) / input_rows, 6) if input_rows else 0.0,
+            "file_rejects": rejects - row_rejects,
+            "reject_share": round(row_rejects / input_rows, 6) if input_rows else 0.0,
             "files": sum(len(d.files) for d in self.done.values()),
             "notes": dg.MetadataValue.md("\n".join(f"- {n}" for d in self.done.values() for n in d.notes) or "none"),
         }
@@ -98,16 +103,14 @@ class IngestConfig(dg.Config):
             io_manager_key="parquet_io_manager",
             metadata={"dagster/column_schema": table_schema({**TICKET_CANONICAL, **TICKET_LINEAGE})},
             kinds={"polars", "parquet"},
-            owners=OWNERS,
-            freshness_policy=FRESHNESS,
+            **EACH_ASSET,
         ),
         "ticket_rejects": dg.AssetOut(
             description="One row per rejected input row (or unreadable file): file, row number, raw content, reason.",
             io_manager_key="parquet_io_manager",
             metadata={"dagster/column_schema": table_schema(TICKET_REJECTS)},
             kinds={"polars", "parquet"},
-            owners=OWNERS,
-            freshness_policy=FRESHNESS,
+            **EACH_ASSET,
         ),
     },
     check_specs=checks.INGEST_SPECS,
@@ -123,6 +126,6 @@ def ingest(context: dg.AssetExecutionContext, config: IngestConfig, parquet_io_m
         parquet_io_manager.resolved_root(),
         context.partition_keys,
         input_rows={key: day.input_rows for key, day in run.done.items()},
-        row_rejects={key: day.rejects.get_column("source_row").is_not_null().sum() for key, day in run.done.items()},
+        row_rejects={key: day.row_rejects for key, day in run.done.items()},
         reject_share_warn_at=config.reject_share_warn_at,
     )

@@ -13,10 +13,12 @@ DEFAULT_START = "2025-01-01"
 daily_partitions = dg.DailyPartitionsDefinition(
     start_date=os.environ.get("SENTIMENT_PARTITIONS_START") or DEFAULT_START, timezone="UTC"
 )
-OWNERS = ["team:data-platform"]
 # Yesterday's partition is expected between 00:00 and 06:00 UTC every day: the schedule
 # runs it at 00:30, the rest is room for late exports and retries (the UI flags it otherwise).
 FRESHNESS = dg.FreshnessPolicy.cron(deadline_cron="0 6 * * *", lower_bound_delta=timedelta(hours=6), timezone="UTC")
+# What each asset declares for itself (an @asset, or each output of a @multi_asset); SHELL
+# below is what each step shares.
+EACH_ASSET = {"owners": ["team:data-platform"], "freshness_policy": FRESHNESS}
 
 
 def backfill_policy() -> dg.BackfillPolicy:

@@ -120,11 +120,15 @@ class Reader:
             return f"mirror_{asset}"
 
     def _mirrored_rows(self, asset: str) -> pl.DataFrame:
+        self._mirror(asset, self._version_of(asset))
+        return self.mirrors[asset][1]
+
+    def _version_of(self, asset: str) -> str:
+        """The asset's data version; the pipeline marks every asset it writes."""
         version = storage.asset_version(self.root, asset)
         if version is None:
             raise NotFound(f"no data yet for '{asset}': materialize it first")
-        self._mirror(asset, version)
-        return self.mirrors[asset][1]
+        return version
 
     def _query(self, sql: str, assets: tuple[str, ...], params: dict | None = None, days: DateRange | None = None) -> pl.DataFrame:
         """Run ``sql`` with ``{asset}`` placeholders over all days or only ``days``' files;
@@ -133,9 +137,7 @@ class Reader:
         try:
             sources, params = {}, dict(params or {})
             for asset in assets:
-                version = storage.asset_version(self.root, asset)  # the pipeline marks every asset it writes
-                if version is None:
-                    raise NotFound(f"no data yet for '{asset}': materialize it first")
+                version = self._version_of(asset)
                 if asset in MIRRORED:
                     sources[asset] = self._mirror(asset, version)
                     if days:
