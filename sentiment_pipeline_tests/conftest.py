@@ -3,6 +3,7 @@
 import uuid
 
 import boto3
+import dagster as dg
 import pytest
 from moto.server import ThreadedMotoServer
 
@@ -53,3 +54,17 @@ def local_storage(tmp_path, monkeypatch):
 def s3_keys(bucket: str, prefix: str = "") -> list[str]:
     listing = boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix)
     return sorted(item["Key"] for item in listing.get("Contents", []))
+
+
+def run_whole_graph(tags: dict[str, str]) -> dg.ExecuteInProcessResult:
+    """Every asset of the project's definitions, in process, for the partition(s) ``tags`` name."""
+    from sentiment_pipeline.definitions import defs
+
+    return defs.resolve_implicit_global_asset_job_def().execute_in_process(tags=tags, instance=dg.DagsterInstance.ephemeral())
+
+
+def api_keys(store) -> dict[str, str]:
+    """One key per kind of caller: "pii" (sees e-mails and phones), "plain", and "revoked"."""
+    keys = {"pii": store.create("analyst-pii", {"pii"}), "plain": store.create("analyst"), "revoked": store.create("old")}
+    store.revoke("old")
+    return keys

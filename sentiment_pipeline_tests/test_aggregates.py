@@ -2,13 +2,14 @@
 on local disk (with nulls, rejected duplicates, unresolved tickets and an empty day) and on
 moto's S3 server end to end."""
 
-import dagster as dg
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
 from sentiment_pipeline import storage
 from sentiment_pipeline.definitions import defs
+
+from .conftest import run_whole_graph
 
 CSV = """ticket_id,created_at,subject,body,channel,product,agent_id,status,resolved_at,csat
 T1,2025-01-02T08:00:00Z,Charged twice,I was charged twice for ORD-100001,email,CloudSync,A1,solved,2025-01-02T10:30:00Z,2
@@ -65,16 +66,11 @@ def same(table: str, got: pl.DataFrame, want: pl.DataFrame) -> None:
     assert_frame_equal(got.sort(keys, nulls_last=True), want.sort(keys, nulls_last=True), check_exact=False, rel_tol=1e-9)
 
 
-def materialize_all():
-    job = defs.resolve_implicit_global_asset_job_def()
-    return job.execute_in_process(tags=RANGE, instance=dg.DagsterInstance.ephemeral())
-
-
 def test_aggregates_match_polars_with_nulls_duplicates_unresolved_and_an_empty_day(local_storage):
     landing = local_storage / "landing" / DAYS[0]
     landing.mkdir(parents=True)
     (landing / "tickets.csv").write_text(CSV)
-    result = materialize_all()
+    result = run_whole_graph(RANGE)
     assert result.success
     for table in TABLES:
         got = read(table, DAYS[0])
@@ -103,7 +99,7 @@ def test_whole_chain_on_moto_s3_read_back_through_duckdb(s3_storage):
 
     for day in DAYS:  # both days have data here
         boto3.client("s3").put_object(Bucket=s3_storage, Key=f"landing/{day}/tickets.csv", Body=CSV.encode())
-    assert materialize_all().success
+    assert run_whole_graph(RANGE).success
     for table in TABLES:
         for day in DAYS:
             same(table, read(table, day), expected(table, day))

@@ -3,7 +3,6 @@
 import io
 from datetime import date
 
-import dagster as dg
 import polars as pl
 import pytest
 import requests
@@ -12,15 +11,11 @@ from sentiment_pipeline import sample, storage
 from sentiment_pipeline.api.app import create_app
 from sentiment_pipeline.api.background import serving
 from sentiment_pipeline.api.keys import KeyStore
-from sentiment_pipeline.definitions import defs
+
+from .conftest import api_keys, run_whole_graph
 
 DAYS = ("2025-01-02", "2025-01-03")
 RANGE = {"dagster/asset_partition_range_start": DAYS[0], "dagster/asset_partition_range_end": DAYS[1]}
-
-
-def materialize(tags):
-    job = defs.resolve_implicit_global_asset_job_def()
-    assert job.execute_in_process(tags=tags, instance=dg.DagsterInstance.ephemeral()).success
 
 
 @pytest.fixture(scope="module")
@@ -32,10 +27,9 @@ def api(tmp_path_factory):
         patch.setenv("SENTIMENT_STORAGE_ROOT", str(root))
         patch.delenv("SENTIMENT_LANDING_ROOT", raising=False)
         sample.generate(sample.SampleSpec(out=root / "landing", days=2, rows_per_day=150, extra_cols=3, end=date(2025, 1, 3)))
-        materialize(RANGE)
+        assert run_whole_graph(RANGE).success
         store = KeyStore(base / "keys.sqlite")
-        keys = {"pii": store.create("analyst-pii", {"pii"}), "plain": store.create("analyst"), "revoked": store.create("old")}
-        store.revoke("old")
+        keys = api_keys(store)
         with serving(create_app(str(root), store)) as url:
             yield {"url": url, "keys": keys, "root": str(root), "patch": patch}
 
@@ -176,7 +170,7 @@ def test_cache_serves_repeats_and_sees_a_new_materialization_at_once(api):
     landing = storage.join(api["root"], "landing", DAYS[1], "late.csv")
     with open(landing, "w") as handle:  # a new ticket, and a re-export of yesterday's ticket
         handle.write(f"ticket_id,created_at,subject,body\nLATE1,2025-01-03,Late,still waiting\n{old},2025-01-02,Updated,now solved\n")
-    materialize({"dagster/partition": DAYS[1]})
+    assert run_whole_graph({"dagster/partition": DAYS[1]}).success
     after = get(api, "/v1/analytics/sentiment", **params).json()
     day_rows = {r["day"]: r["tickets"] for r in after["rows"]}
     assert day_rows[DAYS[1]] == {r["day"]: r["tickets"] for r in first["rows"]}[DAYS[1]] + 2

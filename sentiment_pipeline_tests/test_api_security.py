@@ -12,7 +12,6 @@ import sys
 from datetime import date
 from pathlib import Path
 
-import dagster as dg
 import polars as pl
 import pytest
 import requests
@@ -24,8 +23,9 @@ from sentiment_pipeline import sample, storage
 from sentiment_pipeline.api.app import MAX_BODY, create_app, mask_frame, mask_value
 from sentiment_pipeline.api.background import serving
 from sentiment_pipeline.api.keys import KeyStore
-from sentiment_pipeline.definitions import defs
 from sentiment_pipeline.entities import extract_entities, product_catalog
+
+from .conftest import api_keys, run_whole_graph
 
 SAMPLE_DAY, PII_DAY = "2025-01-02", "2025-01-03"
 EMAILS = ["jane.doe@corp.example.com", "Omar.K+billing@mail.example.org", "kim.lee@support.example.net"]
@@ -71,12 +71,9 @@ def api(tmp_path_factory):
         sample.generate(sample.SampleSpec(out=root / "landing", days=1, rows_per_day=60, extra_cols=2, end=date.fromisoformat(SAMPLE_DAY)))
         (root / "landing" / PII_DAY).mkdir()
         (root / "landing" / PII_DAY / "pii.csv").write_text(PII_TICKETS)
-        job = defs.resolve_implicit_global_asset_job_def()
-        tags = {"dagster/asset_partition_range_start": SAMPLE_DAY, "dagster/asset_partition_range_end": PII_DAY}
-        assert job.execute_in_process(tags=tags, instance=dg.DagsterInstance.ephemeral()).success
+        assert run_whole_graph({"dagster/asset_partition_range_start": SAMPLE_DAY, "dagster/asset_partition_range_end": PII_DAY}).success
         store = KeyStore(base / "keys.sqlite")
-        keys = {"pii": store.create("analyst-pii", {"pii"}), "plain": store.create("analyst"), "revoked": store.create("old")}
-        store.revoke("old")
+        keys = api_keys(store)
         statements: list[str] = []
         with pytest.MonkeyPatch.context() as recording:
             connect = storage.duckdb_connection
