@@ -252,15 +252,9 @@ def _parse_csv_exactly(uri: str, data: bytes, delimiter: str, notes: list[str]) 
         names = _header_names(next(rows, []), notes, uri)
         width = len(names)
         numbers, kept, broken, blank = [], [], [], []
-        for number, fields in enumerate(rows, start=1):
-            if _blank(fields):
-                blank.append(number)
-            elif len(fields) != width:
-                reason = f"row has {len(fields)} fields but the header has {width}"
-                broken.append({ROW: number, "reason": reason, "raw": _csv_line(fields, delimiter)})
-            else:
-                numbers.append(number)
-                kept.append(fields)
+        for number, fields in _whole_rows(rows, width, delimiter, broken, blank):
+            numbers.append(number)
+            kept.append(fields)
     except csv.Error as error:
         raise UnreadableFile(f"not readable as CSV ({error})") from error
     text = pl.String()
@@ -275,6 +269,19 @@ def _parse_csv_exactly(uri: str, data: bytes, delimiter: str, notes: list[str]) 
         delimiter=delimiter,
         notes=notes,
     )
+
+
+def _whole_rows(rows, width: int, delimiter: str, broken: list[dict], blank: list[int]):
+    """The rows after the header, numbered from 1, that have the header's field count; the
+    others are recorded in ``broken`` (with a reason and their text) or ``blank`` (no row at all)."""
+    for number, fields in enumerate(rows, start=1):
+        if _blank(fields):
+            blank.append(number)
+        elif len(fields) != width:
+            reason = f"row has {len(fields)} fields but the header has {width}"
+            broken.append({ROW: number, "reason": reason, "raw": _csv_line(fields, delimiter)})
+        else:
+            yield number, fields
 
 
 def _stdlib_rows(data: bytes, delimiter: str):
@@ -351,19 +358,13 @@ def _csv_structure(data: bytes, delimiter: str, width: int, records: int) -> tup
         clean = False
     broken, blank = [], []
     if not clean:
-        number = 0
+        rows = _stdlib_rows(data, delimiter)
+        next(rows, None)  # the header
         try:
-            for number, fields in enumerate(_stdlib_rows(data, delimiter)):
-                if number == 0:
-                    continue
-                if _blank(fields):
-                    blank.append(number)
-                elif len(fields) != width:
-                    reason = f"row has {len(fields)} fields but the header has {width}"
-                    broken.append({ROW: number, "reason": reason, "raw": _csv_line(fields, delimiter)})
+            whole = sum(1 for _ in _whole_rows(rows, width, delimiter, broken, blank))
         except csv.Error:
             return None
-        if number != records:
+        if whole + len(broken) + len(blank) != records:
             return None
     return pl.DataFrame(broken, schema={ROW: pl.UInt32, "reason": pl.String, "raw": pl.String}), blank
 
