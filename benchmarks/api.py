@@ -17,7 +17,6 @@ import argparse
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import tempfile
@@ -30,7 +29,7 @@ import requests
 
 from sentiment_pipeline import aggregates, storage
 from sentiment_pipeline.api.app import create_app
-from sentiment_pipeline.api.background import serving
+from sentiment_pipeline.api.background import free_port, serving
 from sentiment_pipeline.api.keys import KeyStore
 
 END = date(2025, 12, 31)
@@ -118,9 +117,7 @@ def postgres_timings(rows: pl.DataFrame, questions: dict[str, str], repeat: int)
     shutil.chown(work, "postgres")
     data = work / "data"
     as_pg = ["runuser", "-u", "postgres", "--"]
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = str(probe.getsockname()[1])
+    port = str(free_port())
     subprocess.run([*as_pg, bin_dir / "initdb", "-D", data, "-A", "trust"], check=True, capture_output=True)
     options = f"-p {port} -k {work} -c listen_addresses=127.0.0.1 -c shared_buffers=1GB -c work_mem=64MB"
     subprocess.run([*as_pg, bin_dir / "pg_ctl", "-D", data, "-o", options, "-l", work / "log", "-w", "start"], check=True, capture_output=True)

@@ -11,7 +11,6 @@ daemon's queued run coordinator then starts.
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import pytest
 import requests
 
 from sentiment_pipeline import sample
+from sentiment_pipeline.api.background import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 DAGSTER = Path(sys.executable).with_name("dagster")
@@ -68,12 +68,6 @@ class DagsterDev:
         assert data["__typename"] == "RepositoryConnection", data
         [repository] = data["nodes"]
         return repository
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_until_loaded(server: DagsterDev, timeout: float = 90.0) -> None:
@@ -123,7 +117,7 @@ def dagster_dev(tmp_path_factory):
         "SENTIMENT_LANDING_ROOT": str(data / "landing"),
         "SENTIMENT_PARTITIONS_START": START,
     }
-    port = _free_port()
+    port = free_port()
     log = tmp / "dagster_dev.log"
     # A SIGINT ignored here (pytest started from a background job of a script) would be inherited,
     # and dagster dev maps SIGTERM to its SIGINT handler: it would then ignore both. A handled

@@ -3,7 +3,6 @@ sensor against a real HTTP server on 127.0.0.1."""
 
 import json
 import logging
-import socket
 import threading
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,6 +14,7 @@ import pytest
 from pydantic import ValidationError
 
 from sentiment_pipeline import storage
+from sentiment_pipeline.api.background import free_port
 from sentiment_pipeline.definitions import defs
 from sentiment_pipeline.operations import (
     RETAINABLE_ASSETS,
@@ -232,9 +232,7 @@ def test_failure_sensor_posts_one_alert(webhook, monkeypatch):
 def test_failure_sensor_logs_a_failed_post_and_does_not_raise(webhook, monkeypatch, target):
     url, received = webhook
     if target == "closed port":
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+        url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     monkeypatch.setenv(WEBHOOK_URL_VARIABLE, f"{url}/hooks/secret-token/500")
 
     run, records = evaluate_sensor_on_failed_run()
