@@ -1,7 +1,10 @@
 """Dagster shell around ``ingest``: landing files of a day -> ``ticket`` and ``ticket_rejects``."""
 
+import shutil
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
@@ -14,23 +17,26 @@ from sentiment_pipeline.shell import EACH_ASSET, SHELL, table_schema
 from sentiment_pipeline.schemas import TICKET_CANONICAL, TICKET_LINEAGE, TICKET_REJECTS
 
 
-def landing_files(landing_root: str, partition_key: str) -> list[LandingFile]:
-    """Every export in ``<landing root>/YYYY-MM-DD/`` (none if the folder does not exist).
+def landing_files(landing_root: str, partition_key: str, spool: Path) -> list[LandingFile]:
+    """Every export in ``<landing root>/YYYY-MM-DD/`` (none if the folder does not exist), as
+    local files to stream from: S3 objects are downloaded into ``spool`` first.
 
     Names starting with '.' or '_' (editor files, ``_SUCCESS`` markers) are not exports.
     """
     folder = storage.join(landing_root, storage.partition_day(partition_key).isoformat())
-    return [
-        LandingFile(uri, storage.read_bytes(uri))
-        for info in storage.list_files(folder)
-        if not info.base_name.startswith((".", "_"))
-        for uri in [storage.uri_of(folder, info.path)]
-    ]
+    files = []
+    for info in storage.list_files(folder):
+        if info.base_name.startswith((".", "_")):
+            continue
+        uri = storage.uri_of(folder, info.path)
+        path = uri if not storage.is_s3(uri) else storage.download(uri, spool / f"{len(files)}-{info.base_name}")
+        files.append(LandingFile(uri, path=str(path)))
+    return files
 
 
 @dataclass(frozen=True)
 class DayOutcome:
-    """What is kept of a day once its tickets are written: small, so a range fits in memory."""
+    """What is kept of a day once it is written: small, so a range fits in memory."""
 
     rejects: pl.DataFrame
     input_rows: int
@@ -46,32 +52,44 @@ class DayOutcome:
 class DailyIngest:
     """Ingests the days of a run one at a time, when the IO manager asks for each.
 
-    ``tickets`` is consumed first: a day's wide frame is handed to the IO manager, written,
-    and not kept. Only each day's small rejects frame and counts stay, for ``rejects`` and
-    the run's metadata, so a year-long range needs the memory of one day.
+    ``tickets`` is consumed first: a day's tickets stream from its landing files into the
+    IO manager's writer. Its rejects and counts are known once that is done; only they are
+    kept (and the day's downloads removed), so a year-long range needs the memory of one day.
     """
 
-    def __init__(self, partition_keys: list[str], landing_root: str, ingested_at: datetime):
+    def __init__(self, partition_keys: list[str], landing_root: str, ingested_at: datetime, spool: Path):
         self.partition_keys = partition_keys
         self.landing_root = landing_root
         self.ingested_at = ingested_at
+        self.spool = spool
+        self.days: dict[str, DayIngest] = {}
         self.done: dict[str, DayOutcome] = {}
 
-    def _ingest(self, partition_key: str) -> DayIngest:
-        day = ingest_day(landing_files(self.landing_root, partition_key), self.ingested_at)
+    def _day(self, partition_key: str) -> DayIngest:
+        if partition_key not in self.days:
+            folder = self.spool / partition_key
+            folder.mkdir(exist_ok=True)
+            files = landing_files(self.landing_root, partition_key, folder)
+            self.days[partition_key] = ingest_day(files, self.ingested_at)
+        return self.days[partition_key]
+
+    def _finish(self, partition_key: str) -> DayOutcome:
+        day = self._day(partition_key)
         self.done[partition_key] = DayOutcome(day.rejects, day.input_rows, day.files, day.notes)
-        return day
+        del self.days[partition_key]
+        shutil.rmtree(self.spool / partition_key)
+        return self.done[partition_key]
 
     def tickets(self) -> LazyPartitions:
         def compute(key: str) -> Partition:
-            day = self._ingest(key)
+            day = self._day(key)
             return Partition(day.tickets, tuple(day.files))
 
         return LazyPartitions(self.partition_keys, compute)
 
     def rejects(self) -> LazyPartitions:
         def compute(key: str) -> Partition:
-            day = self.done.get(key) or self._ingest(key)
+            day = self._finish(key)
             return Partition(day.rejects, tuple(day.files))
 
         return LazyPartitions(self.partition_keys, compute, summary=self.summary)
@@ -119,9 +137,10 @@ class IngestConfig(dg.Config):
 )
 def ingest(context: dg.AssetExecutionContext, config: IngestConfig, parquet_io_manager: dg.ResourceParam[ParquetIOManager]):
     """Reads every landing file of each day in the run; every input row lands in exactly one of the two."""
-    run = DailyIngest(context.partition_keys, storage.landing_root(), datetime.now(UTC))
-    yield dg.Output(run.tickets(), "ticket")  # written (and dropped) day by day first
-    yield dg.Output(run.rejects(), "ticket_rejects")
+    with tempfile.TemporaryDirectory(prefix="sentiment-landing-") as spool:
+        run = DailyIngest(context.partition_keys, storage.landing_root(), datetime.now(UTC), Path(spool))
+        yield dg.Output(run.tickets(), "ticket")  # streamed into the writer day by day first
+        yield dg.Output(run.rejects(), "ticket_rejects")
     yield from checks.ticket_results(
         parquet_io_manager.resolved_root(),
         context.partition_keys,

@@ -35,7 +35,7 @@ HIVE_TYPES_SQL = "{'year': SMALLINT, 'month': TINYINT, 'day': TINYINT}"  # the s
 ASSET_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 PARTITION_KEY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 VERSION_MARKER = "_version"  # per asset; '_' keeps it out of Parquet globs and datasets
-ROW_GROUP_CELLS = 4_000_000
+ROW_GROUP_CELLS = 2_000_000
 ROW_GROUP_MAX_ROWS = 256_000
 
 
@@ -296,6 +296,18 @@ def read_bytes(uri: str) -> bytes:
         except client.exceptions.NoSuchKey as error:
             raise FileNotFoundError(uri) from error
     return Path(uri).read_bytes()
+
+
+def download(uri: str, target: Path) -> Path:
+    """Copy an S3 object to a local file (streamed, never whole in memory): ``target``."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    client = s3_client()
+    try:
+        client.download_file(bucket, key, str(target))
+    except Exception as error:  # re-raised as is: only says which object failed
+        error.add_note(f"while downloading {uri}")
+        raise
+    return target
 
 
 def scan_partitions(root: str, asset: str, partition_keys: Iterable[str]) -> pl.LazyFrame:
