@@ -35,7 +35,7 @@ HIVE_TYPES_SQL = "{'year': SMALLINT, 'month': TINYINT, 'day': TINYINT}"  # the s
 ASSET_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 PARTITION_KEY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 VERSION_MARKER = "_version"  # per asset; '_' keeps it out of Parquet globs and datasets
-ROW_GROUP_CELLS = 2_000_000
+ROW_GROUP_CELLS = 1_000_000
 ROW_GROUP_MAX_ROWS = 256_000
 
 
