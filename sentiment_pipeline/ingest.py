@@ -288,21 +288,20 @@ def open_source(landing: LandingFile) -> Source:
             f"unsupported file type '{suffix or name}': expected .csv, .json or .jsonl, optionally .gz"
         )
     with opener() as stream:
-        head = stream.read(BLOCK_BYTES)
-        while head.isspace():  # (strip() would copy a 100 MB file)
-            more = stream.read(BLOCK_BYTES)
-            if not more:
-                break
-            head = more
-        if not head or head.isspace():
-            raise UnreadableFile("file is empty: no header and no rows")
-        while b"\n" not in head and (more := stream.read(BLOCK_BYTES)):  # the whole header line
-            head += more
-        if suffix != ".csv":
-            data, notes = _as_utf8(head + stream.read())
-            block = _parse_json(data.decode("utf-8"), lines=suffix != ".json")
+        if suffix != ".csv":  # a JSON document is parsed whole
+            content = stream.read()
+            if not content or content.isspace():  # (strip() would copy a 100 MB file)
+                raise UnreadableFile("file is empty: no header and no rows")
+            notes: list[str] = []
+            block = _parse_json(_decoded(content, landing.uri, notes).decode("utf-8"), lines=suffix != ".json")
             columns = [c for c in block.rows.columns if c not in (ROW, RAW)]
             return Source(landing.uri, columns, lambda: iter([block]), notes)
+        head = stream.read(BLOCK_BYTES)
+        while b"\n" not in head and (more := stream.read(BLOCK_BYTES)):  # the whole header line
+            head += more
+        rest = iter(lambda: stream.read(BLOCK_BYTES), b"")
+        if (not head or head.isspace()) and all(piece.isspace() for piece in rest):
+            raise UnreadableFile("file is empty: no header and no rows")
     return CsvFile.open(landing.uri, opener, head).source()
 
 
@@ -325,12 +324,14 @@ def _gunzipped(landing: LandingFile) -> Callable[[], AbstractContextManager[Bina
     return rewound
 
 
-def _as_utf8(content: bytes) -> tuple[bytes, list[str]]:
-    """UTF-8 bytes without a BOM; non-UTF-8 input is read as Windows-1252 (and says so)."""
-    if not _is_utf8(content):
-        note = "not valid UTF-8; decoded as Windows-1252"
-        return content.decode("cp1252", errors="replace").encode("utf-8"), [note]
-    return (content[3:] if content.startswith(codecs.BOM_UTF8) else content), []
+def _decoded(raw: bytes, uri: str, notes: list[str]) -> bytes:
+    """UTF-8 bytes without a BOM; bytes that are not UTF-8 are read as Windows-1252 (noted once)."""
+    if _is_utf8(raw):
+        return raw[3:] if raw.startswith(codecs.BOM_UTF8) else raw
+    note = f"{PurePosixPath(uri).name}: not valid UTF-8; decoded as Windows-1252"
+    if note not in notes:
+        notes.append(note)
+    return raw.decode("cp1252", errors="replace").encode("utf-8")
 
 
 # --- CSV, block by block ------------------------------------------------------------------
@@ -523,15 +524,6 @@ def _misread(text: bytes, delimiter: str) -> bool:
 def _pieces(first: bytes, stream: BinaryIO) -> Iterator[bytes]:
     yield first
     yield from iter(lambda: stream.read(BLOCK_BYTES), b"")
-
-
-def _decoded(raw: bytes, uri: str, notes: list[str]) -> bytes:
-    """UTF-8 bytes without a BOM; bytes that are not UTF-8 are read as Windows-1252 (noted once)."""
-    text, changed = _as_utf8(raw)
-    note = f"{PurePosixPath(uri).name}: not valid UTF-8; decoded as Windows-1252"
-    if changed and note not in notes:
-        notes.append(note)
-    return text
 
 
 def _decoded_lines(pieces: Iterator[bytes], uri: str, notes: list[str]) -> Iterator[str]:

@@ -494,3 +494,11 @@ def test_a_file_streams_in_blocks_across_every_kind_of_row():
     by_row = {r["source_row"]: r for r in tickets.iter_rows(named=True)}
     assert by_row[2200]["subject"] == "café" and by_row[2999]["body"] == "b, 2999"
     assert any("Windows-1252" in note for note in result.notes) and any("row by row" in note for note in result.notes)
+
+
+def test_a_first_block_of_blanks_is_still_the_start_of_the_header():
+    """Blanks before the header fill the first block: the header is read from the file's
+    start, so its first row begins after it (blanks around a name are trimmed)."""
+    with mock.patch.object(ingest, "BLOCK_BYTES", 8):
+        result, tickets, row_rejects, file_rejects = check_day([landing("a.csv", b" " * 8 + b"ticket_id,created_at\nT1,2025-01-02\n")])
+    assert tickets.get_column("ticket_id").to_list() == ["T1"] and row_rejects.height == file_rejects.height == 0
