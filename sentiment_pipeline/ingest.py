@@ -117,11 +117,19 @@ class Source:
     notes: list[str] = field(default_factory=list)
 
 
-@dataclass
-class Outcome:
+@dataclass(frozen=True)
+class DayOutcome:
+    """What is kept of a day once its tickets are read: small, so a range fits in memory."""
+
     rejects: pl.DataFrame
     input_rows: int
+    files: list[str]
     notes: list[str]
+
+    @property
+    def row_rejects(self) -> int:
+        """Rejected rows (a file-level reject has no row number and no rows counted in input_rows)."""
+        return self.rejects.get_column("source_row").is_not_null().sum()
 
 
 class DayIngest:
@@ -157,22 +165,23 @@ class DayIngest:
         self._custom_names = _custom_names(self._sources)
         text = pl.String()  # one instance: building 1,600 dtype objects costs ~0.1 s
         self._schema = pl.Schema({**TICKET_CANONICAL, **TICKET_LINEAGE, **dict.fromkeys(self._custom_names.values(), text)})
-        self._outcome: Outcome | None = None
+        self._outcome: DayOutcome | None = None
         self.tickets = register_io_source(self._read, schema=self._schema, explain_name="landing files")
 
     @property
     def rejects(self) -> pl.DataFrame:
-        return self._finished().rejects
+        return self.outcome().rejects
 
     @property
     def input_rows(self) -> int:
-        return self._finished().input_rows
+        return self.outcome().input_rows
 
     @property
     def notes(self) -> list[str]:
-        return self._finished().notes
+        return self.outcome().notes
 
-    def _finished(self) -> Outcome:
+    def outcome(self) -> DayOutcome:
+        """Rejects and counts: known once ``tickets`` was read through (else read through now)."""
         if self._outcome is None:
             for _ in self._stream():
                 pass
@@ -216,11 +225,12 @@ class DayIngest:
         if not yielded:
             yield pl.DataFrame(schema=self._schema)
         schema = {k: v for k, v in TICKET_REJECTS.items() if k != "ingested_at"}
-        self._outcome = Outcome(
+        self._outcome = DayOutcome(
             rejects=pl.concat([pl.DataFrame(self._file_rejects, schema=schema), *rejects], how="vertical")
             .with_columns(ingested_at=self._stamp)
             .select(list(TICKET_REJECTS)),
             input_rows=input_rows,
+            files=self.files,
             notes=[note for source in self._sources for note in source.notes],
         )
 

@@ -2,16 +2,14 @@
 
 import shutil
 import tempfile
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
-import polars as pl
 from pydantic import Field
 
 from sentiment_pipeline import checks, storage
-from sentiment_pipeline.ingest import DayIngest, LandingFile, ingest_day
+from sentiment_pipeline.ingest import DayIngest, DayOutcome, LandingFile, ingest_day
 from sentiment_pipeline.io_manager import LazyPartitions, ParquetIOManager, Partition
 from sentiment_pipeline.shell import EACH_ASSET, SHELL, table_schema
 from sentiment_pipeline.schemas import TICKET_CANONICAL, TICKET_LINEAGE, TICKET_REJECTS
@@ -32,21 +30,6 @@ def landing_files(landing_root: str, partition_key: str, spool: Path) -> list[La
         path = uri if not storage.is_s3(uri) else storage.download(uri, spool / f"{len(files)}-{info.base_name}")
         files.append(LandingFile(uri, path=str(path)))
     return files
-
-
-@dataclass(frozen=True)
-class DayOutcome:
-    """What is kept of a day once it is written: small, so a range fits in memory."""
-
-    rejects: pl.DataFrame
-    input_rows: int
-    files: list[str]
-    notes: list[str]
-
-    @property
-    def row_rejects(self) -> int:
-        """Rejected rows (a file-level reject has no row number and no rows counted in input_rows)."""
-        return self.rejects.get_column("source_row").is_not_null().sum()
 
 
 class DailyIngest:
@@ -75,7 +58,7 @@ class DailyIngest:
 
     def _finish(self, partition_key: str) -> DayOutcome:
         day = self._day(partition_key)
-        self.done[partition_key] = DayOutcome(day.rejects, day.input_rows, day.files, day.notes)
+        self.done[partition_key] = day.outcome()
         del self.days[partition_key]
         shutil.rmtree(self.spool / partition_key)
         return self.done[partition_key]
