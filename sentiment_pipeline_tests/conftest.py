@@ -1,11 +1,17 @@
 """Shared fixtures: storage on a temporary folder, or on moto's S3 *server* on 127.0.0.1."""
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
 
 import boto3
 import dagster as dg
 import pytest
 from moto.server import ThreadedMotoServer
+
+from sentiment_pipeline import sample
 
 
 @pytest.fixture(scope="session")
@@ -68,3 +74,21 @@ def api_keys(store) -> dict[str, str]:
     keys = {"pii": store.create("analyst-pii", {"pii"}), "plain": store.create("analyst"), "revoked": store.create("old")}
     store.revoke("old")
     return keys
+
+
+@contextmanager
+def materialized_lake(base: Path, days: int, rows_per_day: int, extra_cols: int, end: date, more_landing: dict[str, str] | None = None) -> Iterator[tuple[Path, pytest.MonkeyPatch]]:
+    """For module-scoped fixtures: sample landing days (and ``more_landing``: 'YYYY-MM-DD/file' ->
+    text) under ``base/data``, every landing day materialized by the whole graph; yields the
+    storage root, set as SENTIMENT_STORAGE_ROOT until the block ends, and the patch that set it."""
+    root = base / "data"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SENTIMENT_STORAGE_ROOT", str(root))
+        patch.delenv("SENTIMENT_LANDING_ROOT", raising=False)
+        sample.generate(sample.SampleSpec(out=root / "landing", days=days, rows_per_day=rows_per_day, extra_cols=extra_cols, end=end))
+        for name, text in (more_landing or {}).items():
+            (root / "landing" / name).parent.mkdir(exist_ok=True)
+            (root / "landing" / name).write_text(text)
+        landed = sorted(folder.name for folder in (root / "landing").iterdir())
+        assert run_whole_graph({"dagster/asset_partition_range_start": landed[0], "dagster/asset_partition_range_end": landed[-1]}).success
+        yield root, patch

@@ -7,12 +7,12 @@ import polars as pl
 import pytest
 import requests
 
-from sentiment_pipeline import sample, storage
+from sentiment_pipeline import storage
 from sentiment_pipeline.api.app import create_app
 from sentiment_pipeline.api.background import serving
 from sentiment_pipeline.api.keys import KeyStore
 
-from .conftest import api_keys, run_whole_graph
+from .conftest import api_keys, materialized_lake, run_whole_graph
 
 DAYS = ("2025-01-02", "2025-01-03")
 RANGE = {"dagster/asset_partition_range_start": DAYS[0], "dagster/asset_partition_range_end": DAYS[1]}
@@ -22,12 +22,7 @@ RANGE = {"dagster/asset_partition_range_start": DAYS[0], "dagster/asset_partitio
 def api(tmp_path_factory):
     """A lake of two sample days, an API server on it, and keys: pii, plain, revoked."""
     base = tmp_path_factory.mktemp("api")
-    root = base / "data"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SENTIMENT_STORAGE_ROOT", str(root))
-        patch.delenv("SENTIMENT_LANDING_ROOT", raising=False)
-        sample.generate(sample.SampleSpec(out=root / "landing", days=2, rows_per_day=150, extra_cols=3, end=date(2025, 1, 3)))
-        assert run_whole_graph(RANGE).success
+    with materialized_lake(base, days=2, rows_per_day=150, extra_cols=3, end=date(2025, 1, 3)) as (root, patch):
         store = KeyStore(base / "keys.sqlite")
         keys = api_keys(store)
         with serving(create_app(str(root), store)) as url:

@@ -25,7 +25,7 @@ from sentiment_pipeline.api.background import serving
 from sentiment_pipeline.api.keys import KeyStore
 from sentiment_pipeline.entities import extract_entities, product_catalog
 
-from .conftest import api_keys, run_whole_graph
+from .conftest import api_keys, materialized_lake
 
 SAMPLE_DAY, PII_DAY = "2025-01-02", "2025-01-03"
 EMAILS = ["jane.doe@corp.example.com", "Omar.K+billing@mail.example.org", "kim.lee@support.example.net"]
@@ -64,14 +64,8 @@ class RecordingCursor(RecordingDatabase):
 def api(tmp_path_factory):
     """A sample day and a day of PII tickets materialized by the pipeline, served with keys: pii, plain, revoked."""
     base = tmp_path_factory.mktemp("api_security")
-    root = base / "data"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SENTIMENT_STORAGE_ROOT", str(root))
-        patch.delenv("SENTIMENT_LANDING_ROOT", raising=False)
-        sample.generate(sample.SampleSpec(out=root / "landing", days=1, rows_per_day=60, extra_cols=2, end=date.fromisoformat(SAMPLE_DAY)))
-        (root / "landing" / PII_DAY).mkdir()
-        (root / "landing" / PII_DAY / "pii.csv").write_text(PII_TICKETS)
-        assert run_whole_graph({"dagster/asset_partition_range_start": SAMPLE_DAY, "dagster/asset_partition_range_end": PII_DAY}).success
+    pii = {f"{PII_DAY}/pii.csv": PII_TICKETS}
+    with materialized_lake(base, days=1, rows_per_day=60, extra_cols=2, end=date.fromisoformat(SAMPLE_DAY), more_landing=pii) as (root, _):
         store = KeyStore(base / "keys.sqlite")
         keys = api_keys(store)
         statements: list[str] = []
