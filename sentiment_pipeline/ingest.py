@@ -267,6 +267,7 @@ class DayIngest:
                 computed.append(pl.col(source).cast(pl.String).alias(name))
         inputs = [ROW, *{e for c in computed for e in c.meta.root_names() if e not in (ROW, *JUDGED)}]
         names = self._schema.names()
+        renamed = {name for name, source in source_of.items() if name != source}  # (an alias per column and block adds up)
 
         def shape(rows: pl.DataFrame, kept: pl.DataFrame) -> pl.DataFrame:
             if kept.height < rows.height:
@@ -274,7 +275,9 @@ class DayIngest:
             by_source = {column.name: column for column in rows.get_columns()}
             narrow = pl.DataFrame([*(by_source[c] for c in inputs), *kept.select(JUDGED).get_columns()]).select(computed)
             done = {column.name: column for column in narrow.get_columns()}
-            return pl.DataFrame([done[n] if n in done else by_source[source_of[n]].alias(n) for n in names])
+            return pl.DataFrame(
+                [done[n] if n in done else by_source[source_of[n]].alias(n) if n in renamed else by_source[n] for n in names]
+            )
 
         return shape
 
