@@ -410,8 +410,8 @@ class CsvFile:
             row, pending = 1, b""
             # Each block costs polars work per column, and 2 MB holds only a few hundred rows
             # of a 1,600-column export: a wide file is read in blocks of twice the bytes
-            # (10,000 x 1,600: 2.0 s instead of 2.4-2.6 s, 441 MB peak instead of ~420;
-            # 3x was no faster at ~470 MB, 4x went past 500 MB).
+            # (10,000 x 1,600: 2.0-2.1 s instead of 2.4-2.6 s, peak 430-470 MB instead of
+            # 400-425; 3x ran no faster and peaked 445-480 MB, 4x reached 501 MB).
             block_bytes = BLOCK_BYTES * max(1, min(WIDE_BLOCK_MAX, len(self.names) // WIDE_BLOCK_COLUMNS))
             while True:
                 more = stream.read(block_bytes)
