@@ -5,7 +5,15 @@ Two shapes of day matter: wide (the default: 10,000 rows x 1,600 custom columns,
 issue 3's targets: within 2x the baseline's time, peak RSS under 500 MB) and big
 (`--rows 440000 --cols 40`: a ~200 MB CSV of realistic tickets, issue 8: it streams through).
 Each run is a fresh subprocess, so its peak RSS is its own:
-  baseline  polars scan_csv -> sink_parquet of the CSV (no validation: the near-limit)
+  baseline  polars scan_csv -> sink_parquet of the CSV (no validation: the near-limit);
+            it types columns from their first 100 rows, so "000123" codes become integers
+  text      the same with every column read as text, as `ticket` keeps custom fields:
+            the near-limit for the asset's output, still without any validation
+  checks    each check every row needs, alone, with the ingest's own functions on the
+            whole CSV (read into memory first): quoting and line ends, every row's field
+            count, the judged columns. "text + checks" adds them up: about the floor, on
+            two cores, for any design that writes text columns and checks every row (the
+            text run alone already keeps both cores busy: ~1.8 s of CPU per second)
   ingest    dg.materialize of ticket + ticket_rejects for the partition (validation,
             dedupe, typing, lineage, rejects, through the IO manager to local Parquet)
 It prints wall time (imports excluded), Dagster's step time, peak RSS, the ratio to the
@@ -40,9 +48,36 @@ print(json.dumps({"seconds": seconds, "step": step, "peak_mb": hwm / 1024}))
 BASELINE = """
 import sys, time, polars as pl
 start = time.perf_counter()
-pl.scan_csv(sys.argv[1]).sink_parquet(sys.argv[2], compression="snappy")
+pl.scan_csv(sys.argv[1], infer_schema=sys.argv[3] == "infer").sink_parquet(sys.argv[2], compression="snappy")
 seconds = step = time.perf_counter() - start
 """ + REPORT
+
+CHECKS = """
+import sys, time, polars as pl
+from sentiment_pipeline import ingest
+path, check = sys.argv[1], sys.argv[2]
+with open(path, "rb") as file:
+    data = file.read()
+csv_file = ingest.CsvFile.open(path, None, data[: 1 << 20])
+body, delimiter, width = data[csv_file.header_bytes :], csv_file.delimiter, len(csv_file.names)
+start = time.perf_counter()
+if check == "quoting":
+    assert not ingest._misread(body, delimiter, body.count(b'"'))
+elif check == "fields":
+    assert ingest._arrow_rows(body, delimiter, width) is not None
+else:
+    mapping, _ = ingest._canonical_names(csv_file.names)
+    judged = [source for source, name in mapping.items() if name in ingest.JUDGED_COLUMNS]
+    scan = pl.scan_csv(path, infer_schema=False, row_index_name=ingest.ROW, row_index_offset=1)
+    ingest._judge(scan.select(ingest.ROW, *judged).collect(), mapping)
+seconds = step = time.perf_counter() - start
+""" + REPORT
+
+CHECK_NAMES = {
+    "quoting": "checks alone: quoting and line ends (bytes)",
+    "fields": "checks alone: every row's field count (pyarrow)",
+    "judged": "checks alone: parse and judge the 4 judged columns",
+}
 
 INGEST = """
 import sys, time, dagster as dg
@@ -87,9 +122,12 @@ def main() -> None:
         csv_mb = csv.stat().st_size / 1e6
         env = {**os.environ, "SENTIMENT_STORAGE_ROOT": str(root), "DAGSTER_HOME": folder}
         env.pop("SENTIMENT_LANDING_ROOT", None)
-        results = {"baseline": [], "ingest": []}
-        for _ in range(args.repeat):  # interleaved, so both see the same machine load
-            results["baseline"].append(timed(BASELINE, str(csv), str(Path(folder) / "baseline.parquet")))
+        results = {"baseline": [], "text": [], **{check: [] for check in CHECK_NAMES}, "ingest": []}
+        for _ in range(args.repeat):  # interleaved, so all see the same machine load
+            results["baseline"].append(timed(BASELINE, str(csv), str(Path(folder) / "baseline.parquet"), "infer"))
+            results["text"].append(timed(BASELINE, str(csv), str(Path(folder) / "baseline.parquet"), "text"))
+            for check in CHECK_NAMES:
+                results[check].append(timed(CHECKS, str(csv), check))
             results["ingest"].append(timed(INGEST, DAY.isoformat(), env=env))
         tickets = pl.scan_parquet(next((root / "ticket").rglob("*.parquet")))
         rejects = pl.scan_parquet(next((root / "ticket_rejects").rglob("*.parquet")))
@@ -102,22 +140,27 @@ def main() -> None:
     def median(name: str, index: int) -> float:
         return statistics.median(run[index] for run in results[name])
 
-    base = median("baseline", 0)
+    base, text = median("baseline", 0), median("text", 0)
     print(f"\nday: CSV {csv_mb:.0f} MB ({day_mb:.0f} MB with the JSON lines), "
           f"{csv_rows:,} CSV rows + {json_rows:,} JSON lines x {args.cols} custom columns (generated in {generated:.0f} s); "
           f"ticket partition: {kept:,} rows x {columns} columns, {written_mb:.0f} MB; rejects: {rejected:,}; median of {args.repeat}\n")
     assert kept + rejected == csv_rows + json_rows, "every input row lands in ticket or ticket_rejects"
-    print(f"| {'run':<58} | {'seconds':>7} | {'x baseline':>10} | {'peak RSS MB':>11} |")
-    print(f"|{'-' * 60}|{'-' * 9}|{'-' * 12}|{'-' * 13}|")
+    print(f"| {'run':<58} | {'seconds':>7} | {'x baseline':>10} | {'x text':>6} | {'peak RSS MB':>11} |")
+    print(f"|{'-' * 60}|{'-' * 9}|{'-' * 12}|{'-' * 8}|{'-' * 13}|")
+    floor = text + sum(median(check, 0) for check in CHECK_NAMES)
     rows = [
         ("baseline: polars scan_csv -> sink_parquet (CSV only)", "baseline", 0),
+        ("text: the same, every column as text", "text", 0),
+        *((label, check, 0) for check, label in CHECK_NAMES.items()),
         ("ingest step: ticket + ticket_rejects (Dagster's step time)", "ingest", 1),
         ("ingest, whole dg.materialize call (run setup included)", "ingest", 0),
     ]
     for label, name, index in rows:
         seconds = median(name, index)
-        rss = max(run[2] for run in results[name])
-        print(f"| {label:<58} | {seconds:>7.2f} | {seconds / base:>10.2f} | {rss:>11.0f} |")
+        rss = f"{max(run[2] for run in results[name]):.0f}"
+        print(f"| {label:<58} | {seconds:>7.2f} | {seconds / base:>10.2f} | {seconds / text:>6.2f} | {rss:>11} |")
+        if name == list(CHECK_NAMES)[-1]:
+            print(f"| {'text + checks (their sum, not a run)':<58} | {floor:>7.2f} | {floor / base:>10.2f} | {floor / text:>6.2f} | {'':>11} |")
     print("\nseconds: the work in a fresh process, imports excluded; peak RSS: the whole process.")
     print("runs (call s, step s, MB):", json.dumps({k: [[round(x, 3) for x in run] for run in v] for k, v in results.items()}))
 
