@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO_DAYS ?= 3
 export DAGSTER_HOME := $(CURDIR)/.dagster
 
-.PHONY: install demo dev test bench clean
+.PHONY: install demo dev test test-fast lint format bench clean
 
 install: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 
@@ -34,8 +34,19 @@ demo: install
 dev: install
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
-test: install
+test: install lint
 	$(BIN)/pytest -q
+
+test-fast: install
+	$(BIN)/pytest -q -m "not slow and not e2e"
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 bench: install
 	$(BIN)/python benchmarks/ingest_wide.py

@@ -19,6 +19,7 @@ import random
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from datetime import date, timedelta
@@ -29,14 +30,21 @@ import requests
 
 from sentiment_pipeline import aggregates, storage
 from sentiment_pipeline.api.app import create_app
-from sentiment_pipeline.api.background import free_port, serving
 from sentiment_pipeline.api.keys import KeyStore
+from sentiment_pipeline.schemas import AGGREGATES
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: sentiment_pipeline_tests is not installed
+from sentiment_pipeline_tests.serving import free_port, serving
 
 END = date(2025, 12, 31)
 CHANNELS = ["email", "chat", "phone", "web", "social"]
 PRODUCTS = ["Acme Router X2", "CloudSync", "PixelPhone 8", "SmartHub Mini", "StreamBox 4K", "PayEasy Wallet", None]
-TEXTS = [("Refund never came", "Still waiting for my refund of $49.99 for ORD-{n}"), ("Works now", "Thanks, it works now on v2.3.{m}"),
-         ("Invoice", "Please send the invoice for ORD-{n} to ana{m}@example.com"), ("Crash", "The app crashes on start with E10{m}")]
+TEXTS = [
+    ("Refund never came", "Still waiting for my refund of $49.99 for ORD-{n}"),
+    ("Works now", "Thanks, it works now on v2.3.{m}"),
+    ("Invoice", "Please send the invoice for ORD-{n} to ana{m}@example.com"),
+    ("Crash", "The app crashes on start with E10{m}"),
+]
 
 
 def build_lake(root: str, days: int, tickets: int) -> pl.DataFrame:
@@ -47,34 +55,50 @@ def build_lake(root: str, days: int, tickets: int) -> pl.DataFrame:
         key = day.isoformat()
         h = (pl.int_range(tickets, eager=True) * 2654435761 + offset * 97) % 1_000_003
         template = h % len(TEXTS)
-        ticket = pl.DataFrame({
-            "ticket_id": [f"T{day:%Y%m%d}{n:05d}" for n in range(tickets)],
-            "created_at": pl.select(pl.lit(day).cast(pl.Datetime("us", "UTC")) + pl.duration(seconds=h % 86400)).to_series(),
-            "subject": template.map_elements(lambda t: TEXTS[t][0], return_dtype=pl.String),
-            "body": pl.select(pl.format("{} #{}", template.map_elements(lambda t: TEXTS[t][1], return_dtype=pl.String), h % 1000)).to_series(),
-            "channel": (h % 5).map_elements(lambda c: CHANNELS[c], return_dtype=pl.String),
-            "product": (h % 7).map_elements(lambda p: PRODUCTS[p], return_dtype=pl.String, skip_nulls=False),
-            "agent_id": [f"A{(x % 25):03d}" for x in h.to_list()],
-            "status": ["solved" if x % 2 == 0 else "open" for x in h.to_list()],
-            "resolved_at": None,
-            "csat": (h % 5 + 1).cast(pl.Int8),
-        }).with_columns(pl.col("resolved_at").cast(pl.Datetime("us", "UTC")))
+        ticket = pl.DataFrame(
+            {
+                "ticket_id": [f"T{day:%Y%m%d}{n:05d}" for n in range(tickets)],
+                "created_at": pl.select(pl.lit(day).cast(pl.Datetime("us", "UTC")) + pl.duration(seconds=h % 86400)).to_series(),
+                "subject": template.map_elements(lambda t: TEXTS[t][0], return_dtype=pl.String),
+                "body": pl.select(
+                    pl.format("{} #{}", template.map_elements(lambda t: TEXTS[t][1], return_dtype=pl.String), h % 1000)
+                ).to_series(),
+                "channel": (h % 5).map_elements(lambda c: CHANNELS[c], return_dtype=pl.String),
+                "product": (h % 7).map_elements(lambda p: PRODUCTS[p], return_dtype=pl.String, skip_nulls=False),
+                "agent_id": [f"A{(x % 25):03d}" for x in h.to_list()],
+                "status": ["solved" if x % 2 == 0 else "open" for x in h.to_list()],
+                "resolved_at": None,
+                "csat": (h % 5 + 1).cast(pl.Int8),
+            }
+        ).with_columns(pl.col("resolved_at").cast(pl.Datetime("us", "UTC")))
         compound = ((h % 2001).cast(pl.Float64) / 1000 - 1).round(4)
         sentiment = pl.DataFrame({"ticket_id": ticket["ticket_id"], "compound": compound}).with_columns(
-            label=pl.when(pl.col("compound") >= 0.05).then(pl.lit("positive")).when(pl.col("compound") <= -0.05).then(pl.lit("negative")).otherwise(pl.lit("neutral")),
-            pos=0.0, neu=0.0, neg=0.0, model=pl.lit("synthetic"), model_version=pl.lit("1"),
+            label=pl.when(pl.col("compound") >= 0.05)
+            .then(pl.lit("positive"))
+            .when(pl.col("compound") <= -0.05)
+            .then(pl.lit("negative"))
+            .otherwise(pl.lit("neutral")),
+            pos=0.0,
+            neu=0.0,
+            neg=0.0,
+            model=pl.lit("synthetic"),
+            model_version=pl.lit("1"),
         )
-        entity = pl.DataFrame({"ticket_id": ticket["ticket_id"], "type": "order_id", "text": "ORD-1", "field": "body", "start": 0, "end": 5}).with_columns(
-            normalized=pl.format("ORD-{}", (h % 500).cast(pl.String)))
+        entity = pl.DataFrame(
+            {"ticket_id": ticket["ticket_id"], "type": "order_id", "text": "ORD-1", "field": "body", "start": 0, "end": 5}
+        ).with_columns(normalized=pl.format("ORD-{}", (h % 500).cast(pl.String)))
         for asset, frame in (("ticket", ticket), ("sentiment", sentiment), ("entity", entity)):
             storage.write_parquet(frame, storage.partition_uri(root, asset, key), compression="snappy", metadata={})
-        for table in aggregates.SCHEMAS:
+        for table in AGGREGATES:
             with storage.duckdb_connection() as connection:
                 frame = aggregates.aggregate(connection, table, root, key)
             storage.write_parquet(frame, storage.partition_uri(root, table, key), compression="snappy", metadata={})
-        everything.append(ticket.select("ticket_id", "created_at", "channel", "product", "agent_id").with_columns(
-            day=pl.lit(day), label=sentiment["label"], compound=sentiment["compound"]))
-    for asset in ("ticket", "sentiment", "entity", *aggregates.SCHEMAS):
+        everything.append(
+            ticket.select("ticket_id", "created_at", "channel", "product", "agent_id").with_columns(
+                day=pl.lit(day), label=sentiment["label"], compound=sentiment["compound"]
+            )
+        )
+    for asset in ("ticket", "sentiment", "entity", *AGGREGATES):
         storage.mark_changed(root, asset, "benchmark")
     return pl.concat(everything)
 
@@ -120,7 +144,9 @@ def postgres_timings(rows: pl.DataFrame, questions: dict[str, str], repeat: int)
     port = str(free_port())
     subprocess.run([*as_pg, bin_dir / "initdb", "-D", data, "-A", "trust"], check=True, capture_output=True)
     options = f"-p {port} -k {work} -c listen_addresses=127.0.0.1 -c shared_buffers=1GB -c work_mem=64MB"
-    subprocess.run([*as_pg, bin_dir / "pg_ctl", "-D", data, "-o", options, "-l", work / "log", "-w", "start"], check=True, capture_output=True)
+    subprocess.run(
+        [*as_pg, bin_dir / "pg_ctl", "-D", data, "-o", options, "-l", work / "log", "-w", "start"], check=True, capture_output=True
+    )
     psql = ["psql", "-h", "127.0.0.1", "-p", port, "-U", "postgres", "-q", "-v", "ON_ERROR_STOP=1"]
     try:
         csv = work / "tickets.csv"
@@ -164,23 +190,52 @@ def main() -> None:
             month = (END - timedelta(days=29)).isoformat()
             week = (END - timedelta(days=6)).isoformat()
             some_id = f"T{END - timedelta(days=args.days // 2):%Y%m%d}{random.Random(1).randrange(args.tickets):05d}"
-            glob = lambda asset: f"read_parquet('{root}/{asset}/*/*/*/*.parquet', hive_partitioning = true, hive_types = {storage.HIVE_TYPES_SQL})"  # noqa: E731
+
+            def glob(asset: str) -> str:
+                return f"read_parquet('{root}/{asset}/*/*/*/*.parquet', hive_partitioning = true, hive_types = {storage.HIVE_TYPES_SQL})"
+
             routes = {
-                "analytics: year by product": ("/v1/analytics/sentiment", {"start": first, "end": END.isoformat(), "group_by": "product"},
-                    f"select product, sum(tickets), sum(avg_compound * tickets) / sum(tickets), sum(negative) / sum(tickets) from {glob('daily_sentiment_summary')} where date between $a and $b group by product", {"a": date.fromisoformat(first), "b": END}),
-                "analytics: 30 days by channel": ("/v1/analytics/sentiment", {"start": month, "end": END.isoformat(), "group_by": "channel"},
-                    f"select channel, sum(tickets), sum(negative) / sum(tickets) from {glob('daily_sentiment_summary')} where date between $a and $b group by channel", {"a": date.fromisoformat(month), "b": END}),
-                "table: 30 days of agent summary": ("/v1/tables/daily_agent_summary", {"start": month, "end": END.isoformat()},
-                    f"select * from {glob('daily_agent_summary')} where date between $a and $b order by all limit 1000", {"a": date.fromisoformat(month), "b": END}),
-                "ticket detail (no date given)": (f"/v1/tickets/{some_id}", {},
-                    f"select * from {glob('ticket')} t join {glob('sentiment')} s using (ticket_id) where ticket_id = $id", {"id": some_id}),
-                "search 'refund', last 7 days": ("/v1/search", {"q": "refund", "start": week, "end": END.isoformat(), "limit": 50},
-                    f"select ticket_id, subject from {glob('ticket')} where created_at >= $a and contains(lower(body), 'refund') limit 50", {"a": date.fromisoformat(week)}),
-                "daily report": ("/v1/reports/daily", {"date": END.isoformat()},
-                    f"select product, sum(negative) from {glob('daily_sentiment_summary')} where date = $a group by product", {"a": END}),
+                "analytics: year by product": (
+                    "/v1/analytics/sentiment",
+                    {"start": first, "end": END.isoformat(), "group_by": "product"},
+                    f"select product, sum(tickets), sum(avg_compound * tickets) / sum(tickets), sum(negative) / sum(tickets) from {glob('daily_sentiment_summary')} where date between $a and $b group by product",
+                    {"a": date.fromisoformat(first), "b": END},
+                ),
+                "analytics: 30 days by channel": (
+                    "/v1/analytics/sentiment",
+                    {"start": month, "end": END.isoformat(), "group_by": "channel"},
+                    f"select channel, sum(tickets), sum(negative) / sum(tickets) from {glob('daily_sentiment_summary')} where date between $a and $b group by channel",
+                    {"a": date.fromisoformat(month), "b": END},
+                ),
+                "table: 30 days of agent summary": (
+                    "/v1/tables/daily_agent_summary",
+                    {"start": month, "end": END.isoformat()},
+                    f"select * from {glob('daily_agent_summary')} where date between $a and $b order by all limit 1000",
+                    {"a": date.fromisoformat(month), "b": END},
+                ),
+                "ticket detail (no date given)": (
+                    f"/v1/tickets/{some_id}",
+                    {},
+                    f"select * from {glob('ticket')} t join {glob('sentiment')} s using (ticket_id) where ticket_id = $id",
+                    {"id": some_id},
+                ),
+                "search 'refund', last 7 days": (
+                    "/v1/search",
+                    {"q": "refund", "start": week, "end": END.isoformat(), "limit": 50},
+                    f"select ticket_id, subject from {glob('ticket')} where created_at >= $a and contains(lower(body), 'refund') limit 50",
+                    {"a": date.fromisoformat(week)},
+                ),
+                "daily report": (
+                    "/v1/reports/daily",
+                    {"date": END.isoformat()},
+                    f"select product, sum(negative) from {glob('daily_sentiment_summary')} where date = $a group by product",
+                    {"a": END},
+                ),
             }
             session = requests.Session()
-            print(f"\n| {'route':<32} | {'uncached p50':>12} | {'uncached p95':>12} | {'cached p50':>10} | {'cached p95':>10} | {'raw DuckDB p50':>14} | {'uncached / raw':>14} |")
+            print(
+                f"\n| {'route':<32} | {'uncached p50':>12} | {'uncached p95':>12} | {'cached p50':>10} | {'cached p95':>10} | {'raw DuckDB p50':>14} | {'uncached / raw':>14} |"
+            )
             print(f"|{'-' * 34}|{'-' * 14}|{'-' * 14}|{'-' * 12}|{'-' * 12}|{'-' * 16}|{'-' * 16}|")
             raw_p50 = {}
             for label, (path, params, sql, sql_params) in routes.items():
@@ -190,7 +245,9 @@ def main() -> None:
                 ca = percentiles(time_http(session, cached_url, path, params, key, args.repeat))
                 raw = percentiles(time_duckdb(sql, sql_params, args.repeat))
                 raw_p50[label] = raw[0]
-                print(f"| {label:<32} | {un[0]:>10.1f}ms | {un[1]:>10.1f}ms | {ca[0]:>8.2f}ms | {ca[1]:>8.2f}ms | {raw[0]:>12.1f}ms | {un[0] / raw[0]:>14.2f} |")
+                print(
+                    f"| {label:<32} | {un[0]:>10.1f}ms | {un[1]:>10.1f}ms | {ca[0]:>8.2f}ms | {ca[1]:>8.2f}ms | {raw[0]:>12.1f}ms | {un[0] / raw[0]:>14.2f} |"
+                )
         questions = {
             "analytics: year by product": "select product, count(*), avg(compound), avg((label = 'negative')::int) from tickets group by product",
             "analytics: 30 days by channel": f"select channel, count(*), avg((label = 'negative')::int) from tickets where day between '{month}' and '{END}' group by channel",

@@ -25,14 +25,20 @@ import dagster as dg
 import requests
 
 from sentiment_pipeline import sample, storage
-from sentiment_pipeline.api.background import free_port
 from sentiment_pipeline.api.keys import KeyStore
 from sentiment_pipeline.definitions import defs
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: sentiment_pipeline_tests is not installed
+from sentiment_pipeline_tests.serving import free_port
+
 END = date(2025, 1, 31)
 TERMS = ["refund", "invoice", "crash", "waiting", "thanks", "router", "error", "login"]
-QUESTIONS = ["negative tickets by channel between {start} and {end}", "sentiment by product between {start} and {end}",
-             "how many complaints via email between {start} and {end}", "share of negative tickets by day this month"]
+QUESTIONS = [
+    "negative tickets by channel between {start} and {end}",
+    "sentiment by product between {start} and {end}",
+    "how many complaints via email between {start} and {end}",
+    "share of negative tickets by day this month",
+]
 
 
 def build_lake(root: Path, days: int, rows: int) -> list[str]:
@@ -52,8 +58,12 @@ def start_server(root: Path, keys: Path, log: Path) -> tuple[subprocess.Popen, s
     port = free_port()
     env = {**os.environ, "SENTIMENT_STORAGE_ROOT": str(root), "SENTIMENT_API_DB": str(keys)}
     with open(log, "wb") as output:
-        server = subprocess.Popen([sys.executable, "-m", "sentiment_pipeline.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                                  env=env, stdout=output, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "sentiment_pipeline.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline and server.poll() is None:
@@ -74,8 +84,12 @@ def request_mix(rng: random.Random, days: int, ticket_ids: list[str]) -> tuple[s
     span = {"start": start, "end": end}
     choices = [
         ("GET /v1/tables", "GET", "/v1/tables", {}),
-        ("GET /v1/tables/{name}", "GET", f"/v1/tables/{rng.choice(['daily_sentiment_summary', 'daily_entity_mentions', 'daily_agent_summary'])}",
-         {**span, "limit": 100, "format": rng.choice(["json", "json", "csv", "parquet"])}),
+        (
+            "GET /v1/tables/{name}",
+            "GET",
+            f"/v1/tables/{rng.choice(['daily_sentiment_summary', 'daily_entity_mentions', 'daily_agent_summary'])}",
+            {**span, "limit": 100, "format": rng.choice(["json", "json", "csv", "parquet"])},
+        ),
         ("GET /v1/analytics/sentiment", "GET", "/v1/analytics/sentiment", {**span, "group_by": rng.choice(["day", "channel", "product"])}),
         ("GET /v1/search", "GET", "/v1/search", {**span, "q": rng.choice(TERMS), "limit": 20}),
         ("GET /v1/reports/daily", "GET", "/v1/reports/daily", {"date": end}),
@@ -130,8 +144,10 @@ def table(results: dict[str, list], seconds: float) -> str:
     rows = [(label, sorted(latencies), len(errors)) for label, (latencies, errors) in sorted(results.items())]
     rows.append(("all", sorted(t for _, ordered, _ in rows for t in ordered), sum(errors for *_, errors in rows)))
     for label, ordered, errors in rows:
-        lines.append(f"{label:<28}{len(ordered):>10}{len(ordered) / seconds:>9.1f}{percentile(ordered, 0.5):>9.1f}"
-                     f"{percentile(ordered, 0.95):>9.1f}{percentile(ordered, 0.99):>9.1f}{errors:>8}")
+        lines.append(
+            f"{label:<28}{len(ordered):>10}{len(ordered) / seconds:>9.1f}{percentile(ordered, 0.5):>9.1f}"
+            f"{percentile(ordered, 0.95):>9.1f}{percentile(ordered, 0.99):>9.1f}{errors:>8}"
+        )
     return "\n".join(lines)
 
 

@@ -27,8 +27,12 @@ END = date(2025, 3, 31)
 def materialize(home: Path, root: Path, partition_args: list[str]) -> float:
     env = {**os.environ, "DAGSTER_HOME": str(home), "SENTIMENT_STORAGE_ROOT": str(root), "SENTIMENT_PARTITIONS_START": "2025-01-01"}
     started = time.perf_counter()
-    subprocess.run([str(DAGSTER), "asset", "materialize", "-m", "sentiment_pipeline.definitions", "--select", "*", *partition_args],
-                   env=env, check=True, capture_output=True)
+    subprocess.run(
+        [str(DAGSTER), "asset", "materialize", "-m", "sentiment_pipeline.definitions", "--select", "*", *partition_args],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     return time.perf_counter() - started
 
 
@@ -58,7 +62,9 @@ def main() -> None:
     print("| way                                   | runs | wall time | per day | x single run |")
     print("|---------------------------------------|------|-----------|---------|--------------|")
     print(f"| one run for the range (single_run)    | {1:>4} | {one_run:>8.1f}s | {one_run / args.days:>6.2f}s | {1:>12.2f} |")
-    print(f"| one run per day                       | {args.days:>4} | {per_day:>8.1f}s | {per_day / args.days:>6.2f}s | {per_day / one_run:>12.2f} |")
+    print(
+        f"| one run per day                       | {args.days:>4} | {per_day:>8.1f}s | {per_day / args.days:>6.2f}s | {per_day / one_run:>12.2f} |"
+    )
     print(f"\nticket objects written by the per-day way: {written} (one per day)")
 
 

@@ -75,8 +75,7 @@ def main() -> None:
     catalog = product_catalog()
     seconds = best_of(args.repeat, lambda: extract_entities(day, catalog))
     found = extract_entities(day, catalog)
-    print(f"\nentities: {day.height:,} tickets -> {found.height:,} mentions in {seconds:.3f} s "
-          f"(median of {args.repeat}; target < 1 s)")
+    print(f"\nentities: {day.height:,} tickets -> {found.height:,} mentions in {seconds:.3f} s (median of {args.repeat}; target < 1 s)")
     print(found.group_by("type").len().sort("type").rows())
 
 

@@ -48,11 +48,19 @@ def write_history(root: str, days: int, tickets: int, end: date) -> None:
         index = pl.int_range(tickets, eager=True)
         noise = ((index * 2654435761 + offset * 40503) % 10007).cast(pl.Float64) / 10007
         compound = (noise * 2 - 1).round(4)
-        sentiment = pl.DataFrame({
-            "ticket_id": [f"T{key}-{i}" for i in range(tickets)],
-            "compound": compound,
-            "label": pl.select(pl.when(compound >= 0.05).then(pl.lit("positive")).when(compound <= -0.05).then(pl.lit("negative")).otherwise(pl.lit("neutral"))).to_series(),
-        })
+        sentiment = pl.DataFrame(
+            {
+                "ticket_id": [f"T{key}-{i}" for i in range(tickets)],
+                "compound": compound,
+                "label": pl.select(
+                    pl.when(compound >= 0.05)
+                    .then(pl.lit("positive"))
+                    .when(compound <= -0.05)
+                    .then(pl.lit("negative"))
+                    .otherwise(pl.lit("neutral"))
+                ).to_series(),
+            }
+        )
         summary = pl.DataFrame(
             [(day, c, p, 100 + offset % 7, (offset * 13) % 40) for c in CHANNELS for p in PRODUCTS],
             schema={"date": pl.Date, "channel": pl.String, "product": pl.String, "tickets": pl.Int64, "negative": pl.Int64},
@@ -85,28 +93,34 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-history-") as root:
         start = time.perf_counter()
         write_history(root, args.days, args.tickets, end)
-        print(f"\nwrote {args.days} days x ({args.tickets:,} sentiment rows + {len(CHANNELS) * len(PRODUCTS)} summary rows) "
-              f"in {time.perf_counter() - start:.1f} s\n")
+        print(
+            f"\nwrote {args.days} days x ({args.tickets:,} sentiment rows + {len(CHANNELS) * len(PRODUCTS)} summary rows) "
+            f"in {time.perf_counter() - start:.1f} s\n"
+        )
         params = {"since": end - timedelta(days=29), "year": end.year, "month": end.month}
-        print(f"| {'query':<36} | {'ours p50 ms':>11} | {'ours p95 ms':>11} | {'raw p50 ms':>10} | {'ours / raw':>10} | {'ours cold ms':>12} |")
+        print(
+            f"| {'query':<36} | {'ours p50 ms':>11} | {'ours p95 ms':>11} | {'raw p50 ms':>10} | {'ours / raw':>10} | {'ours cold ms':>12} |"
+        )
         print(f"|{'-' * 38}|{'-' * 13}|{'-' * 13}|{'-' * 12}|{'-' * 12}|{'-' * 14}|")
         for label, (asset, sql) in QUERIES.items():
             used = {k: v for k, v in params.items() if f"${k}" in sql}
 
-            def ours():
+            def ours(sql=sql, asset=asset, used=used):
                 connection = storage.duckdb_connection()
                 return connection.execute(sql.format(t=storage.asset_source(connection, root, asset)), used).fetchall()
 
             glob = f"read_parquet('{root}/{asset}/*/*/*/*.parquet', hive_partitioning = true, hive_types = {{'year': SMALLINT, 'month': TINYINT, 'day': TINYINT}})"
 
-            def raw():
+            def raw(sql=sql, glob=glob, used=used):
                 return storage.duckdb_connection().execute(sql.format(t=glob), used).fetchall()
 
             assert ours() == raw(), label
             our_cold, our_p50, our_p95 = timings(ours, args.repeat)
             _, raw_p50, _ = timings(raw, args.repeat)
-            print(f"| {label:<36} | {our_p50 * 1000:>11.1f} | {our_p95 * 1000:>11.1f} | {raw_p50 * 1000:>10.1f} | "
-                  f"{our_p50 / raw_p50:>10.2f} | {our_cold * 1000:>12.1f} |")
+            print(
+                f"| {label:<36} | {our_p50 * 1000:>11.1f} | {our_p95 * 1000:>11.1f} | {raw_p50 * 1000:>10.1f} | "
+                f"{our_p50 / raw_p50:>10.2f} | {our_cold * 1000:>12.1f} |"
+            )
         print("\nboth sides open a fresh in-memory connection per query, as an uncached API request does.")
 
 

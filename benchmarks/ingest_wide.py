@@ -45,34 +45,40 @@ hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.st
 print(json.dumps({"seconds": seconds, "step": step, "peak_mb": hwm / 1024}))
 """
 
-BASELINE = """
+BASELINE = (
+    """
 import sys, time, polars as pl
 start = time.perf_counter()
 pl.scan_csv(sys.argv[1], infer_schema=sys.argv[3] == "infer").sink_parquet(sys.argv[2], compression="snappy")
 seconds = step = time.perf_counter() - start
-""" + REPORT
+"""
+    + REPORT
+)
 
-CHECKS = """
+CHECKS = (
+    """
 import sys, time, polars as pl
-from sentiment_pipeline import ingest
+from sentiment_pipeline.ingest import blocks, csv_reader, rules
 path, check = sys.argv[1], sys.argv[2]
 with open(path, "rb") as file:
     data = file.read()
-csv_file = ingest.CsvFile.open(path, None, data[: 1 << 20])
+csv_file = csv_reader.CsvFile.open(path, None, data[: 1 << 20])
 body, delimiter, width = data[csv_file.header_bytes :], csv_file.delimiter, len(csv_file.names)
 start = time.perf_counter()
 if check == "quoting":
-    assert not ingest._misread(body, delimiter, body.count(b'"'))
+    assert not csv_reader.misread(body, delimiter, body.count(b'"'))
 elif check == "fields":
-    assert ingest._arrow_rows(body, delimiter, width) is not None
+    assert csv_reader.arrow_rows(body, delimiter, width) is not None
 else:
-    mapping, _ = ingest._canonical_names(csv_file.names)
-    judged = [source for source, name in mapping.items() if name in ingest.JUDGED_COLUMNS]
+    mapping, _ = rules.canonical_names(csv_file.names)
+    judged = [source for source, name in mapping.items() if name in rules.JUDGED_COLUMNS]
     columns = [csv_file.names.index(name) for name in judged]
-    rows = pl.read_csv(body, has_header=False, columns=columns, infer_schema=False, row_index_name=ingest.ROW, row_index_offset=1)
-    ingest._judge(rows.rename(dict(zip(rows.columns[1:], judged))), mapping)
+    rows = pl.read_csv(body, has_header=False, columns=columns, infer_schema=False, row_index_name=blocks.ROW, row_index_offset=1)
+    rules.judge(rows.rename(dict(zip(rows.columns[1:], judged))), mapping)
 seconds = step = time.perf_counter() - start
-""" + REPORT
+"""
+    + REPORT
+)
 
 CHECK_NAMES = {
     "quoting": "checks alone: quoting and line ends (bytes)",
@@ -80,16 +86,19 @@ CHECK_NAMES = {
     "judged": "checks alone: parse and judge the 4 judged columns",
 }
 
-INGEST = """
+INGEST = (
+    """
 import sys, time, dagster as dg
-from sentiment_pipeline.ingest_assets import ingest
-from sentiment_pipeline.io_manager import ParquetIOManager
+from sentiment_pipeline.defs.ingest.assets import ingest
+from sentiment_pipeline.defs.resources import pipeline_resources
 start = time.perf_counter()
-result = dg.materialize([ingest], resources={"parquet_io_manager": ParquetIOManager()}, partition_key=sys.argv[1])
+result = dg.materialize([ingest], resources=pipeline_resources(), partition_key=sys.argv[1])
 seconds = time.perf_counter() - start
 assert result.success
 [step] = [e.event_specific_data.duration_ms / 1000 for e in result.all_events if e.event_type_value == "STEP_SUCCESS"]
-""" + REPORT
+"""
+    + REPORT
+)
 
 
 def timed(code: str, *args: str, env: dict | None = None) -> tuple[float, float, float]:
@@ -142,12 +151,15 @@ def main() -> None:
         return statistics.median(run[index] for run in results[name])
 
     base, text = median("baseline", 0), median("text", 0)
-    print(f"\nday: CSV {csv_mb:.0f} MB ({day_mb:.0f} MB with the JSON lines), "
-          f"{csv_rows:,} CSV rows + {json_rows:,} JSON lines x {args.cols} custom columns (generated in {generated:.0f} s); "
-          f"ticket partition: {kept:,} rows x {columns} columns, {written_mb:.0f} MB; rejects: {rejected:,}; median of {args.repeat}\n")
+    print(
+        f"\nday: CSV {csv_mb:.0f} MB ({day_mb:.0f} MB with the JSON lines), "
+        f"{csv_rows:,} CSV rows + {json_rows:,} JSON lines x {args.cols} custom columns (generated in {generated:.0f} s); "
+        f"ticket partition: {kept:,} rows x {columns} columns, {written_mb:.0f} MB; rejects: {rejected:,}; median of {args.repeat}\n"
+    )
     assert kept + rejected == csv_rows + json_rows, "every input row lands in ticket or ticket_rejects"
     print(f"| {'run':<58} | {'seconds':>7} | {'x baseline':>10} | {'x text':>6} | {'peak RSS MB':>11} |")
     print(f"|{'-' * 60}|{'-' * 9}|{'-' * 12}|{'-' * 8}|{'-' * 13}|")
+
     def measured(label: str, name: str, index: int) -> tuple[str, float, str]:
         return label, median(name, index), f"{max(run[2] for run in results[name]):.0f}"
 

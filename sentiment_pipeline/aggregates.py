@@ -24,40 +24,8 @@ import duckdb
 import polars as pl
 
 from sentiment_pipeline import storage
+from sentiment_pipeline.schemas import AGGREGATES
 
-UTC_TIMESTAMP = pl.Datetime("us", "UTC")
-
-SCHEMAS: dict[str, dict[str, pl.DataType]] = {
-    "daily_sentiment_summary": {
-        "date": pl.Date(),
-        "channel": pl.String(),
-        "product": pl.String(),
-        "tickets": pl.Int64(),
-        "avg_compound": pl.Float64(),
-        "positive": pl.Int64(),
-        "neutral": pl.Int64(),
-        "negative": pl.Int64(),
-        "share_negative": pl.Float64(),
-        "avg_csat": pl.Float64(),
-    },
-    "daily_entity_mentions": {
-        "date": pl.Date(),
-        "type": pl.String(),
-        "normalized": pl.String(),
-        "mentions": pl.Int64(),
-        "tickets": pl.Int64(),
-        "avg_compound": pl.Float64(),
-    },
-    "daily_agent_summary": {
-        "date": pl.Date(),
-        "agent_id": pl.String(),
-        "tickets": pl.Int64(),
-        "solved": pl.Int64(),
-        "median_hours_to_resolve": pl.Float64(),
-        "avg_compound": pl.Float64(),
-        "avg_csat": pl.Float64(),
-    },
-}
 INPUTS: dict[str, tuple[str, ...]] = {
     "daily_sentiment_summary": ("ticket", "sentiment"),
     "daily_entity_mentions": ("entity", "sentiment"),
@@ -112,4 +80,4 @@ def aggregate(connection: duckdb.DuckDBPyConnection, table: str, root: str, part
     sources = {name: storage.asset_source(connection, root, name, partition_key) for name in INPUTS[table]}
     day = storage.partition_day(partition_key)
     result = connection.sql(QUERIES[table].format(**sources), params={"day": day}).pl()
-    return result.cast(SCHEMAS[table]).select(list(SCHEMAS[table]))
+    return result.cast(AGGREGATES[table]).select(list(AGGREGATES[table]))

@@ -13,9 +13,7 @@ from sentiment_pipeline import sample
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="sentiment-pipeline", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    generate = commands.add_parser(
-        "generate-sample", help="write realistic landing files: <out>/YYYY-MM-DD/*.csv|*.jsonl"
-    )
+    generate = commands.add_parser("generate-sample", help="write realistic landing files: <out>/YYYY-MM-DD/*.csv|*.jsonl")
     generate.add_argument("--out", type=Path, required=True, help="landing root to write into")
     generate.add_argument("--days", type=int, default=3, help="number of days, ending at --end")
     generate.add_argument("--rows-per-day", type=int, default=500)

@@ -16,15 +16,9 @@ from pathlib import Path
 
 import polars as pl
 
-ENTITY_SCHEMA: dict[str, pl.DataType] = {
-    "ticket_id": pl.String(),
-    "type": pl.String(),
-    "text": pl.String(),
-    "normalized": pl.String(),
-    "field": pl.String(),
-    "start": pl.Int32(),
-    "end": pl.Int32(),
-}
+from sentiment_pipeline.schemas import ENTITY
+from sentiment_pipeline.settings import load_settings
+
 TEXT_FIELDS = ("subject", "body")
 MARKER = "\uffff"  # a Unicode non-character: never in real text, so it cannot split one
 
@@ -50,7 +44,7 @@ def product_catalog(path: str | os.PathLike | None = None) -> list[str]:
 
     ``SENTIMENT_PRODUCT_CATALOG`` names the file; the package ships a default.
     """
-    source = path or os.environ.get("SENTIMENT_PRODUCT_CATALOG")
+    source = path or load_settings().product_catalog
     text = (
         Path(source).read_text(encoding="utf-8")
         if source
@@ -67,7 +61,7 @@ def product_pattern(catalog: list[str]) -> str:
 
 
 def extract_entities(tickets: pl.DataFrame | pl.LazyFrame, catalog: list[str]) -> pl.DataFrame:
-    """One row per mention (``ENTITY_SCHEMA``) in the subject and body of each ticket."""
+    """One row per mention (``ENTITY``) in the subject and body of each ticket."""
     texts = (
         tickets.lazy()
         .select("ticket_id", *TEXT_FIELDS)
@@ -86,12 +80,7 @@ def extract_entities(tickets: pl.DataFrame | pl.LazyFrame, catalog: list[str]) -
         )
         .filter(pl.col("normalized").is_not_null())  # e.g. a date that looked like a phone number
     )
-    return (
-        _drop_nested(mentions)
-        .sort("ticket_id", "field", "start", "priority")
-        .select(list(ENTITY_SCHEMA))
-        .cast(ENTITY_SCHEMA)
-    )
+    return _drop_nested(mentions).sort("ticket_id", "field", "start", "priority").select(list(ENTITY)).cast(ENTITY)
 
 
 def _mentions(texts: pl.DataFrame, kind: str, pattern: str) -> pl.DataFrame:
@@ -126,11 +115,15 @@ def _drop_nested(mentions: pl.DataFrame) -> pl.DataFrame:
     """Drop a mention that overlaps one of an earlier type (e.g. a version inside a URL)."""
     keys = ["ticket_id", "field"]
     pairs = mentions.join(mentions.select(*keys, "start", "end", "priority"), on=keys, suffix="_other")
-    shadowed = pairs.filter(
-        (pl.col("priority_other") < pl.col("priority"))
-        & (pl.col("start_other") < pl.col("end"))
-        & (pl.col("start") < pl.col("end_other"))
-    ).select(*keys, "type", "start").unique()
+    shadowed = (
+        pairs.filter(
+            (pl.col("priority_other") < pl.col("priority"))
+            & (pl.col("start_other") < pl.col("end"))
+            & (pl.col("start") < pl.col("end_other"))
+        )
+        .select(*keys, "type", "start")
+        .unique()
+    )
     return mentions.join(shadowed, on=[*keys, "type", "start"], how="anti")
 
 
@@ -145,11 +138,9 @@ def _normalized(canonical_products: dict[str, str]) -> pl.Expr:
         .when((digits.str.len_chars() == 11) & digits.str.starts_with("1"))
         .then(pl.lit("+") + digits)
     )
-    currency = (
-        pl.coalesce(
-            text.str.extract(r"(USD|EUR|GBP)"),
-            text.str.extract(r"([$€£])").replace_strict(CURRENCY_SYMBOLS, default=None),
-        )
+    currency = pl.coalesce(
+        text.str.extract(r"(USD|EUR|GBP)"),
+        text.str.extract(r"([$€£])").replace_strict(CURRENCY_SYMBOLS, default=None),
     )
     amount = text.str.replace_all(r"[^\d.]", "").cast(pl.Decimal(18, 2), strict=False).cast(pl.String)
     return (

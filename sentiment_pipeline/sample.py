@@ -24,8 +24,14 @@ PRIORITIES = ["low", "normal", "high", "urgent"]
 TAGS = ["billing", "refund", "outage", "login", "shipping", "bug", "feature-request", "vip", "hardware"]
 
 NEGATIVE = [
-    ("Charged twice for {order}", "I was charged twice for order {order} ({money}). Still waiting for the refund, no response since {days} days."),
-    ("{product} crashes on start", "After the update to {version} the {product} crashes on start with error {error}. This is unacceptable."),
+    (
+        "Charged twice for {order}",
+        "I was charged twice for order {order} ({money}). Still waiting for the refund, no response since {days} days.",
+    ),
+    (
+        "{product} crashes on start",
+        "After the update to {version} the {product} crashes on start with error {error}. This is unacceptable.",
+    ),
     ("Refund never came", "The refund of {money} for {order} never came. I have emailed {email} three times. Very disappointed."),
     ("Still waiting", "Still waiting on a reply about my {product}. Call me at {phone}, I cannot keep chasing you."),
     ("Cannot log in", "I can't log in to {url} since yesterday, it keeps failing with {error}. Nothing works!"),
@@ -212,9 +218,18 @@ def custom_fields(rows: int, columns: int, seed: int) -> pl.DataFrame:
 
 
 FILLER = [
-    "hello team", "about my account", "it happened again this morning", "please check",
-    "the screen went blank", "I tried twice", "my colleague saw the same", "see below",
-    "after the update", "nothing else changed", "kind regards", "any idea why",
+    "hello team",
+    "about my account",
+    "it happened again this morning",
+    "please check",
+    "the screen went blank",
+    "I tried twice",
+    "my colleague saw the same",
+    "see below",
+    "after the update",
+    "nothing else changed",
+    "kind regards",
+    "any idea why",
 ]
 
 

@@ -1,4 +1,5 @@
-"""One schema per asset: it drives the writers, the column-schema metadata and the checks."""
+"""One schema per asset, all here: they drive the writers, the column-schema metadata, the
+checks and the API; ``ASSETS`` is the registry of every asset the project writes."""
 
 from __future__ import annotations
 
@@ -42,6 +43,67 @@ TICKET_REJECTS: dict[str, pl.DataType] = {
     "ingested_at": UTC_TIMESTAMP,
 }
 
+SENTIMENT_LABELS = ("negative", "neutral", "positive")  # the one label vocabulary, worst first
+SENTIMENT: dict[str, pl.DataType] = {
+    "ticket_id": pl.String(),
+    "compound": pl.Float64(),
+    "pos": pl.Float64(),
+    "neu": pl.Float64(),
+    "neg": pl.Float64(),
+    "label": pl.String(),
+    "model": pl.String(),
+    "model_version": pl.String(),
+}
+ENTITY: dict[str, pl.DataType] = {
+    "ticket_id": pl.String(),
+    "type": pl.String(),
+    "text": pl.String(),
+    "normalized": pl.String(),
+    "field": pl.String(),
+    "start": pl.Int32(),
+    "end": pl.Int32(),
+}
+AGGREGATES: dict[str, dict[str, pl.DataType]] = {
+    "daily_sentiment_summary": {
+        "date": pl.Date(),
+        "channel": pl.String(),
+        "product": pl.String(),
+        "tickets": pl.Int64(),
+        "avg_compound": pl.Float64(),
+        "positive": pl.Int64(),
+        "neutral": pl.Int64(),
+        "negative": pl.Int64(),
+        "share_negative": pl.Float64(),
+        "avg_csat": pl.Float64(),
+    },
+    "daily_entity_mentions": {
+        "date": pl.Date(),
+        "type": pl.String(),
+        "normalized": pl.String(),
+        "mentions": pl.Int64(),
+        "tickets": pl.Int64(),
+        "avg_compound": pl.Float64(),
+    },
+    "daily_agent_summary": {
+        "date": pl.Date(),
+        "agent_id": pl.String(),
+        "tickets": pl.Int64(),
+        "solved": pl.Int64(),
+        "median_hours_to_resolve": pl.Float64(),
+        "avg_compound": pl.Float64(),
+        "avg_csat": pl.Float64(),
+    },
+}
+# Every asset the project writes, with its fixed columns (``ticket`` also has the custom
+# fields of the day's exports after these).
+ASSETS: dict[str, dict[str, pl.DataType]] = {
+    "ticket": {**TICKET_CANONICAL, **TICKET_LINEAGE},
+    "ticket_rejects": TICKET_REJECTS,
+    "sentiment": SENTIMENT,
+    "entity": ENTITY,
+    **AGGREGATES,
+}
+
 DESCRIPTIONS: dict[str, str] = {
     "ticket_id": "Ticket id as exported (string; leading zeros kept).",
     "created_at": "Creation time in UTC (no zone in the input means UTC; a date alone means midnight).",
@@ -62,7 +124,3 @@ DESCRIPTIONS: dict[str, str] = {
     "reason": "Why the row (or file) was rejected, in words a person can act on.",
     "raw": "The rejected row as it was in the file (for a file-level reject: its first bytes).",
 }
-
-
-def empty_frame(schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    return pl.DataFrame(schema=schema)

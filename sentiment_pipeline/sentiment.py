@@ -22,16 +22,8 @@ from importlib import metadata, resources
 import polars as pl
 from vaderSentiment.vaderSentiment import BOOSTER_DICT, N_SCALAR, NEGATE, SentimentIntensityAnalyzer, SentiText
 
-SENTIMENT_SCHEMA: dict[str, pl.DataType] = {
-    "ticket_id": pl.String(),
-    "compound": pl.Float64(),
-    "pos": pl.Float64(),
-    "neu": pl.Float64(),
-    "neg": pl.Float64(),
-    "label": pl.String(),
-    "model": pl.String(),
-    "model_version": pl.String(),
-}
+from sentiment_pipeline.schemas import SENTIMENT, SENTIMENT_LABELS
+
 POSITIVE_AT = 0.05
 NEGATIVE_AT = -0.05
 MIN_TEXTS_PER_WORKER = 2_000
@@ -70,13 +62,13 @@ def ticket_text(tickets: pl.LazyFrame | pl.DataFrame) -> pl.Expr:
 
 
 def score_tickets(tickets: pl.DataFrame | pl.LazyFrame, model: Model = Model(), workers: int | None = None) -> pl.DataFrame:
-    """One row per ticket (``SENTIMENT_SCHEMA``)."""
+    """One row per ticket (``SENTIMENT``)."""
     texts = tickets.lazy().select("ticket_id", ticket_text(tickets).alias("text")).collect()
     scores = score_texts(texts.get_column("text"), model, workers)
     return (
         pl.concat([texts.select("ticket_id"), scores], how="horizontal")
         .with_columns(label=label(pl.col("compound")), model=pl.lit(model.name), model_version=pl.lit(model.version))
-        .select(list(SENTIMENT_SCHEMA))
+        .select(list(SENTIMENT))
     )
 
 
@@ -208,16 +200,12 @@ def _phrase_groups() -> tuple[tuple[str, str, float], ...]:
     return tuple(groups)
 
 
-
 def accuracy_table(labeled: pl.DataFrame, models: tuple[Model, ...] = (Model(domain=False), Model())) -> pl.DataFrame:
     """Accuracy and per-class recall of each model on ``labeled`` (columns text, label)."""
     rows = []
     for model in models:
         compound = score_texts(labeled.get_column("text"), model).get_column("compound")
         judged = labeled.with_columns(predicted=label(pl.lit(compound)), correct=label(pl.lit(compound)) == pl.col("label"))
-        recall = {
-            f"recall_{name}": judged.filter(pl.col("label") == name).get_column("correct").mean()
-            for name in ("negative", "neutral", "positive")
-        }
+        recall = {f"recall_{name}": judged.filter(pl.col("label") == name).get_column("correct").mean() for name in SENTIMENT_LABELS}
         rows.append({"model": model.name, "texts": labeled.height, "accuracy": judged.get_column("correct").mean(), **recall})
     return pl.DataFrame(rows)

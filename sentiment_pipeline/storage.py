@@ -27,7 +27,8 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-DEFAULT_STORAGE_ROOT = "data"
+from sentiment_pipeline.settings import load_settings
+
 HIVE_SCHEMA = pa.schema([("year", pa.int16()), ("month", pa.int8()), ("day", pa.int8())])
 HIVE_TYPES_SQL = "{'year': SMALLINT, 'month': TINYINT, 'day': TINYINT}"  # the same types, for DuckDB
 # Matched whole (``fullmatch``): with ``re.match``, ``$`` also matches before a trailing
@@ -37,30 +38,13 @@ PARTITION_KEY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 VERSION_MARKER = "_version"  # per asset; '_' keeps it out of Parquet globs and datasets
 ROW_GROUP_CELLS = 1_000_000
 ROW_GROUP_MAX_ROWS = 256_000
+# Every DuckDB connection of the project (the API's, and the Dagster shell's DuckDBResource):
+# nothing may try to download an extension (httpfs would, and fails offline).
+DUCKDB_OFFLINE_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
 
 class MissingPartitionError(FileNotFoundError):
     """An upstream partition that a run needs has never been materialized."""
-
-
-def storage_root() -> str:
-    """``SENTIMENT_STORAGE_ROOT``, or ``./data`` (resolved against the working directory)."""
-    return normalise_root(os.environ.get("SENTIMENT_STORAGE_ROOT") or DEFAULT_STORAGE_ROOT)
-
-
-def landing_root() -> str:
-    """``SENTIMENT_LANDING_ROOT``, or ``<storage root>/landing``."""
-    explicit = os.environ.get("SENTIMENT_LANDING_ROOT")
-    return normalise_root(explicit) if explicit else join(storage_root(), "landing")
-
-
-def normalise_root(root: str) -> str:
-    """An absolute local path, or an ``s3://`` URI without a trailing slash."""
-    if is_s3(root):
-        if not urlparse(root).netloc:
-            raise ValueError(f"S3 root {root!r} names no bucket: use s3://bucket/prefix")
-        return root.rstrip("/")
-    return str(Path(root).expanduser().resolve())
 
 
 def is_s3(uri: str) -> bool:
@@ -69,6 +53,12 @@ def is_s3(uri: str) -> bool:
 
 def join(root: str, *parts: str) -> str:
     return "/".join([root.rstrip("/"), *parts])
+
+
+def split_s3(uri: str) -> tuple[str, str]:
+    """``s3://bucket/key`` -> (bucket, key)."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
 
 
 def partition_day(partition_key: str) -> date:
@@ -107,34 +97,28 @@ def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
     return pafs.LocalFileSystem(), uri
 
 
-def _aws_endpoint() -> str | None:
-    return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-
-
-def _aws_region() -> str | None:
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-
-
 def s3_filesystem() -> pafs.S3FileSystem:
     """pyarrow S3 from the AWS_* variables (pyarrow ignores ``AWS_ENDPOINT_URL`` itself)."""
+    aws = load_settings().aws
     options: dict = {
         "retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=5),
         "connect_timeout": 5,
         "request_timeout": 60,
     }
-    if endpoint := _aws_endpoint():
-        parsed = urlparse(endpoint)
+    if aws.endpoint_url:
+        parsed = urlparse(aws.endpoint_url)
         options["endpoint_override"] = parsed.netloc
         options["scheme"] = parsed.scheme or "https"
-    if region := _aws_region():
-        options["region"] = region
-    if (key := os.environ.get("AWS_ACCESS_KEY_ID")) and (secret := os.environ.get("AWS_SECRET_ACCESS_KEY")):
-        options.update(access_key=key, secret_key=secret, session_token=os.environ.get("AWS_SESSION_TOKEN"))
+    if aws.region:
+        options["region"] = aws.region
+    if aws.access_key_id and aws.secret_access_key:
+        options.update(access_key=aws.access_key_id, secret_key=aws.secret_access_key, session_token=aws.session_token)
     return pafs.S3FileSystem(**options)
 
 
 def s3_client():
-    """boto3 honours every AWS_* variable, ``AWS_ENDPOINT_URL`` included.
+    """boto3 honours every AWS_* variable, ``AWS_ENDPOINT_URL`` included. The Dagster shell
+    passes its ``S3Resource``'s client instead wherever a function takes ``client``.
 
     Imported here, not at module level: a local-only run (the default) never pays for it.
     """
@@ -147,15 +131,16 @@ def polars_storage_options(uri: str) -> dict[str, str] | None:
     """Options for polars' native cloud reader (it needs ``allow_http`` for a plain endpoint)."""
     if not is_s3(uri):
         return None
+    aws = load_settings().aws
     options = {}
-    if endpoint := _aws_endpoint():
-        options["aws_endpoint_url"] = endpoint
-        options["aws_allow_http"] = str(endpoint.startswith("http://")).lower()
-    if region := _aws_region():
-        options["aws_region"] = region
-    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        if value := os.environ.get(variable):
-            options[variable.lower()] = value
+    if aws.endpoint_url:
+        options["aws_endpoint_url"] = aws.endpoint_url
+        options["aws_allow_http"] = str(aws.endpoint_url.startswith("http://")).lower()
+    if aws.region:
+        options["aws_region"] = aws.region
+    for name in ("access_key_id", "secret_access_key", "session_token"):
+        if value := getattr(aws, name):
+            options[f"aws_{name}"] = value
     return options
 
 
@@ -167,7 +152,7 @@ def probe(root: str) -> tuple[bool, str]:
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
 
-    bucket = root.removeprefix("s3://").partition("/")[0]
+    bucket = split_s3(root)[0]
     quick = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 1})
     try:
         boto3.client("s3", config=quick).head_bucket(Bucket=bucket)
@@ -197,7 +182,7 @@ def uri_of(uri_like_root: str, path: str) -> str:
 
 
 def write_parquet(
-    frame: pl.DataFrame | pl.LazyFrame, uri: str, *, compression: str, metadata: dict[str, str]
+    frame: pl.DataFrame | pl.LazyFrame, uri: str, *, compression: str, metadata: dict[str, str], client=None
 ) -> tuple[int, int]:
     """Replace the object at ``uri`` with ``frame`` as Parquet, atomically: (rows, bytes).
 
@@ -212,10 +197,10 @@ def write_parquet(
         with tempfile.TemporaryDirectory(prefix="sentiment-stage-") as folder:
             staged = Path(folder) / "partition.parquet"
             rows = _write_local(frame, staged, compression, metadata)
-            bucket, _, key = uri.removeprefix("s3://").partition("/")
+            bucket, key = split_s3(uri)
             with staged.open("rb") as body:
                 try:
-                    s3_client().put_object(Bucket=bucket, Key=key, Body=body)
+                    (client or s3_client()).put_object(Bucket=bucket, Key=key, Body=body)
                 except Exception as error:  # re-raised as is: only says which object failed
                     error.add_note(f"while writing {uri} (the previous version, if any, is unchanged)")
                     raise
@@ -249,14 +234,14 @@ def row_group_rows(frame: pl.DataFrame | pl.LazyFrame) -> int:
     return max(1_000, min(ROW_GROUP_MAX_ROWS, ROW_GROUP_CELLS // columns))
 
 
-def mark_changed(root: str, asset: str, note: str) -> None:
+def mark_changed(root: str, asset: str, note: str, client=None) -> None:
     """Record that ``asset`` changed (a new token each time): readers that cached
     anything read from it compare ``asset_version`` and drop what is stale."""
     uri = join(root, check_asset_name(asset), VERSION_MARKER)
     body = f"{uuid.uuid4().hex} {note}".encode()
     if is_s3(uri):
-        bucket, _, key = uri.removeprefix("s3://").partition("/")
-        s3_client().put_object(Bucket=bucket, Key=key, Body=body)
+        bucket, key = split_s3(uri)
+        (client or s3_client()).put_object(Bucket=bucket, Key=key, Body=body)
         return
     target = Path(uri)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -274,11 +259,11 @@ def asset_version(root: str, asset: str) -> str | None:
         return None
 
 
-def delete(uris: Iterable[str]) -> None:
+def delete(uris: Iterable[str], client=None) -> None:
     for uri in uris:
         if is_s3(uri):
-            bucket, _, key = uri.removeprefix("s3://").partition("/")
-            s3_client().delete_object(Bucket=bucket, Key=key)
+            bucket, key = split_s3(uri)
+            (client or s3_client()).delete_object(Bucket=bucket, Key=key)
         else:
             Path(uri).unlink(missing_ok=True)
 
@@ -289,7 +274,7 @@ def delete(uris: Iterable[str]) -> None:
 def read_bytes(uri: str) -> bytes:
     """The object's bytes exactly as stored, in one copy (never un-gzipped on the way)."""
     if is_s3(uri):
-        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        bucket, key = split_s3(uri)
         client = s3_client()
         try:
             return client.get_object(Bucket=bucket, Key=key)["Body"].read()
@@ -298,10 +283,10 @@ def read_bytes(uri: str) -> bytes:
     return Path(uri).read_bytes()
 
 
-def download(uri: str, target: Path) -> Path:
+def download(uri: str, target: Path, client=None) -> Path:
     """Copy an S3 object to a local file (streamed, never whole in memory): ``target``."""
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    client = s3_client()
+    bucket, key = split_s3(uri)
+    client = client or s3_client()
     try:
         client.download_file(bucket, key, str(target))
     except Exception as error:  # re-raised as is: only says which object failed
@@ -323,9 +308,7 @@ def scan_partitions(root: str, asset: str, partition_keys: Iterable[str]) -> pl.
     if missing:
         raise _missing(root, asset, missing)
     scans = [
-        pl.scan_parquet(uri, storage_options=polars_storage_options(uri)).with_columns(
-            partition_date=pl.lit(partition_day(key))
-        )
+        pl.scan_parquet(uri, storage_options=polars_storage_options(uri)).with_columns(partition_date=pl.lit(partition_day(key)))
         for key, uri in uris.items()
     ]
     if not scans:
@@ -402,7 +385,7 @@ def duckdb_connection(threads: int | None = None, memory_limit: str | None = Non
     """
     import duckdb
 
-    config = {"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
+    config: dict = dict(DUCKDB_OFFLINE_CONFIG)
     if threads:
         config["threads"] = str(threads)
     if memory_limit:

@@ -8,8 +8,9 @@ from polars.testing import assert_frame_equal
 
 from sentiment_pipeline import storage
 from sentiment_pipeline.definitions import defs
+from sentiment_pipeline.settings import lake_roots
 
-from .conftest import run_whole_graph
+from .helpers import read_partition, run_whole_graph
 
 CSV = """ticket_id,created_at,subject,body,channel,product,agent_id,status,resolved_at,csat
 T1,2025-01-02T08:00:00Z,Charged twice,I was charged twice for ORD-100001,email,CloudSync,A1,solved,2025-01-02T10:30:00Z,2
@@ -26,7 +27,7 @@ TABLES = ("daily_sentiment_summary", "daily_entity_mentions", "daily_agent_summa
 
 
 def read(asset: str, day: str) -> pl.DataFrame:
-    return storage.scan_partitions(storage.storage_root(), asset, [day]).collect().drop("partition_date")
+    return read_partition(asset, day).drop("partition_date")
 
 
 def expected(table: str, day: str) -> pl.DataFrame:
@@ -35,29 +36,40 @@ def expected(table: str, day: str) -> pl.DataFrame:
     joined = tickets.join(scores, on="ticket_id")
     date = pl.lit(storage.partition_day(day))
     if table == "daily_sentiment_summary":
-        return joined.group_by("channel", "product").agg(
-            tickets=pl.len(),
-            avg_compound=pl.col("compound").mean(),
-            positive=(pl.col("label") == "positive").sum(),
-            neutral=(pl.col("label") == "neutral").sum(),
-            negative=(pl.col("label") == "negative").sum(),
-            share_negative=(pl.col("label") == "negative").mean(),
-            avg_csat=pl.col("csat").mean(),
-        ).with_columns(date=date)
+        return (
+            joined.group_by("channel", "product")
+            .agg(
+                tickets=pl.len(),
+                avg_compound=pl.col("compound").mean(),
+                positive=(pl.col("label") == "positive").sum(),
+                neutral=(pl.col("label") == "neutral").sum(),
+                negative=(pl.col("label") == "negative").sum(),
+                share_negative=(pl.col("label") == "negative").mean(),
+                avg_csat=pl.col("csat").mean(),
+            )
+            .with_columns(date=date)
+        )
     if table == "daily_entity_mentions":
         per_ticket = read("entity", day).group_by("type", "normalized", "ticket_id").agg(mentions=pl.len())
-        return per_ticket.join(scores, on="ticket_id", how="left").group_by("type", "normalized").agg(
-            mentions=pl.col("mentions").sum(), tickets=pl.len(), avg_compound=pl.col("compound").mean()
-        ).with_columns(date=date)
+        return (
+            per_ticket.join(scores, on="ticket_id", how="left")
+            .group_by("type", "normalized")
+            .agg(mentions=pl.col("mentions").sum(), tickets=pl.len(), avg_compound=pl.col("compound").mean())
+            .with_columns(date=date)
+        )
     hours = (pl.col("resolved_at") - pl.col("created_at")).dt.total_seconds() / 3600
     solved = pl.col("resolved_at").is_not_null() | pl.col("status").str.to_lowercase().is_in(["solved", "resolved", "closed"])
-    return joined.group_by("agent_id").agg(
-        tickets=pl.len(),
-        solved=solved.sum(),
-        median_hours_to_resolve=hours.filter(pl.col("resolved_at") >= pl.col("created_at")).median(),
-        avg_compound=pl.col("compound").mean(),
-        avg_csat=pl.col("csat").mean(),
-    ).with_columns(date=date)
+    return (
+        joined.group_by("agent_id")
+        .agg(
+            tickets=pl.len(),
+            solved=solved.sum(),
+            median_hours_to_resolve=hours.filter(pl.col("resolved_at") >= pl.col("created_at")).median(),
+            avg_compound=pl.col("compound").mean(),
+            avg_csat=pl.col("csat").mean(),
+        )
+        .with_columns(date=date)
+    )
 
 
 def same(table: str, got: pl.DataFrame, want: pl.DataFrame) -> None:
@@ -104,7 +116,7 @@ def test_whole_chain_on_moto_s3_read_back_through_duckdb(s3_storage):
         for day in DAYS:
             same(table, read(table, day), expected(table, day))
     connection = storage.duckdb_connection()
-    summary = storage.asset_source(connection, storage.storage_root(), "daily_sentiment_summary")
+    summary = storage.asset_source(connection, lake_roots().storage_root, "daily_sentiment_summary")
     rows = connection.execute(f"select year, month, day, sum(tickets) from {summary} group by all order by day").fetchall()
     assert rows == [(2025, 1, 2, 6), (2025, 1, 3, 6)]
 

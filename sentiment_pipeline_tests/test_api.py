@@ -9,10 +9,10 @@ import requests
 
 from sentiment_pipeline import storage
 from sentiment_pipeline.api.app import create_app
-from sentiment_pipeline.api.background import serving
 from sentiment_pipeline.api.keys import KeyStore
 
-from .conftest import api_keys, materialized_lake, run_whole_graph
+from .helpers import api_keys, materialized_lake, run_whole_graph
+from .serving import serving
 
 DAYS = ("2025-01-02", "2025-01-03")
 RANGE = {"dagster/asset_partition_range_start": DAYS[0], "dagster/asset_partition_range_end": DAYS[1]}
@@ -50,7 +50,10 @@ def test_every_v1_route_refuses_a_missing_wrong_or_revoked_key_alike(api, key):
         url = api["url"] + path.replace("{name}", "daily_sentiment_summary").replace("{ticket_id}", "x")
         answer = requests.request(method, url, headers=headers, json={"question": "x"}, params={"q": "x", "date": DAYS[0]}, timeout=10)
         assert answer.status_code == 401, path
-        assert answer.json() == {"error": "unauthorized", "message": "missing, unknown or revoked API key: send `Authorization: Bearer <key>`"}
+        assert answer.json() == {
+            "error": "unauthorized",
+            "message": "missing, unknown or revoked API key: send `Authorization: Bearer <key>`",
+        }
 
 
 def test_tables_list_and_table_reads_in_every_format(api):
@@ -59,8 +62,12 @@ def test_tables_list_and_table_reads_in_every_format(api):
     assert summary["first_date"] == DAYS[0] and summary["last_date"] == DAYS[1] and summary["rows"] > 0
     as_json = get(api, "/v1/tables/daily_agent_summary", start=DAYS[0], end=DAYS[1], agent_id="A001").json()
     assert as_json["count"] == 2 and {r["agent_id"] for r in as_json["rows"]} == {"A001"}
-    as_csv = pl.read_csv(io.BytesIO(get(api, "/v1/tables/daily_agent_summary", start=DAYS[0], end=DAYS[1], agent_id="A001", format="csv").content))
-    as_parquet = pl.read_parquet(io.BytesIO(get(api, "/v1/tables/daily_agent_summary", start=DAYS[0], end=DAYS[1], agent_id="A001", format="parquet").content))
+    as_csv = pl.read_csv(
+        io.BytesIO(get(api, "/v1/tables/daily_agent_summary", start=DAYS[0], end=DAYS[1], agent_id="A001", format="csv").content)
+    )
+    as_parquet = pl.read_parquet(
+        io.BytesIO(get(api, "/v1/tables/daily_agent_summary", start=DAYS[0], end=DAYS[1], agent_id="A001", format="parquet").content)
+    )
     assert as_csv.height == as_parquet.height == 2
     assert as_parquet.get_column("tickets").to_list() == [r["tickets"] for r in as_json["rows"]]
 
@@ -77,9 +84,12 @@ def test_analytics_grouped_three_ways_add_up(api):
 def test_analytics_by_channel_match_the_per_ticket_rows(api):
     """Recomputed from the ticket and sentiment partitions in polars, not from the aggregate."""
     scored = (
-        storage.scan_partitions(api["root"], "ticket", list(DAYS)).select("ticket_id", "partition_date", "channel")
-        .join(storage.scan_partitions(api["root"], "sentiment", list(DAYS)).select("ticket_id", "partition_date", "compound", "label"),
-              on=["ticket_id", "partition_date"])
+        storage.scan_partitions(api["root"], "ticket", list(DAYS))
+        .select("ticket_id", "partition_date", "channel")
+        .join(
+            storage.scan_partitions(api["root"], "sentiment", list(DAYS)).select("ticket_id", "partition_date", "compound", "label"),
+            on=["ticket_id", "partition_date"],
+        )
         .group_by("channel")
         .agg(tickets=pl.len(), negative=(pl.col("label") == "negative").sum(), avg_compound=pl.col("compound").mean())
         .collect()
@@ -117,15 +127,30 @@ def re_email(text: str) -> bool:
 
 
 def test_nlq_understood_and_not(api):
-    answer = requests.post(api["url"] + "/v1/nlq", json={"question": "negative tickets about Acme Router X2 between 2025-01-02 and 2025-01-03 by channel"},
-                           headers={"Authorization": f"Bearer {api['keys']['pii']}"}, timeout=10)
+    answer = requests.post(
+        api["url"] + "/v1/nlq",
+        json={"question": "negative tickets about Acme Router X2 between 2025-01-02 and 2025-01-03 by channel"},
+        headers={"Authorization": f"Bearer {api['keys']['pii']}"},
+        timeout=10,
+    )
     body = answer.json()
     assert answer.status_code == 200, body
-    assert body["interpreted"] == {"route": "/v1/analytics/sentiment", "start": DAYS[0], "end": DAYS[1], "group_by": "channel",
-                                   "label": "negative", "product": "Acme Router X2", "channel": None}
+    assert body["interpreted"] == {
+        "route": "/v1/analytics/sentiment",
+        "start": DAYS[0],
+        "end": DAYS[1],
+        "group_by": "channel",
+        "label": "negative",
+        "product": "Acme Router X2",
+        "channel": None,
+    }
     assert all("matching" in row for row in body["rows"])
-    refused = requests.post(api["url"] + "/v1/nlq", json={"question": "what is the weather in Paris"},
-                            headers={"Authorization": f"Bearer {api['keys']['pii']}"}, timeout=10)
+    refused = requests.post(
+        api["url"] + "/v1/nlq",
+        json={"question": "what is the weather in Paris"},
+        headers={"Authorization": f"Bearer {api['keys']['pii']}"},
+        timeout=10,
+    )
     assert refused.status_code == 422 and refused.json()["examples"]
 
 

@@ -20,12 +20,16 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import positive_data_acceptance
 
 from sentiment_pipeline import sample, storage
-from sentiment_pipeline.api.app import MAX_BODY, create_app, mask_frame, mask_value
-from sentiment_pipeline.api.background import serving
+from sentiment_pipeline.api.app import create_app
+from sentiment_pipeline.api.errors import MAX_BODY
 from sentiment_pipeline.api.keys import KeyStore
+from sentiment_pipeline.api.masking import mask_frame, mask_value
 from sentiment_pipeline.entities import extract_entities, product_catalog
 
-from .conftest import api_keys, materialized_lake
+from .helpers import api_keys, materialized_lake
+from .serving import serving
+
+pytestmark = pytest.mark.slow
 
 SAMPLE_DAY, PII_DAY = "2025-01-02", "2025-01-03"
 EMAILS = ["jane.doe@corp.example.com", "Omar.K+billing@mail.example.org", "kim.lee@support.example.net"]
@@ -121,8 +125,12 @@ def test_every_v1_route_refuses_a_missing_wrong_or_revoked_key_alike(api, header
     """Every route the app has, found from app.routes, before any parameter is even validated; the
     hash stored in SQLite does not work as a key either."""
     pii = api["keys"]["pii"]
-    value = {"revoked": f"Bearer {api['keys']['revoked']}", "stored hash": f"Bearer {hashlib.sha256(pii.encode()).hexdigest()}",
-             "Basic pii": f"Basic {pii}", "pii": pii}.get(header, header)
+    value = {
+        "revoked": f"Bearer {api['keys']['revoked']}",
+        "stored hash": f"Bearer {hashlib.sha256(pii.encode()).hexdigest()}",
+        "Basic pii": f"Basic {pii}",
+        "pii": pii,
+    }.get(header, header)
     routes = v1_routes(api["app"])
     assert len(routes) >= 7
     for path, method in routes:
@@ -152,13 +160,19 @@ def pii_reads() -> list[tuple[str, str, dict]]:
     """Every route that returns ticket text, entity values, products or agents, in every format it has."""
     span = {"start": PII_DAY, "end": PII_DAY}
     reads = [("GET", f"/v1/tickets/{ticket}", {"params": {"custom_fields": "true"}}) for ticket in ("PII1", "PII2", "PII3")]
-    reads += [("GET", "/v1/reports/daily", {"params": {"date": PII_DAY}}),
-              ("POST", "/v1/nlq", {"json": {"question": f"tickets by product between {PII_DAY} and {PII_DAY}"}})]
+    reads += [
+        ("GET", "/v1/reports/daily", {"params": {"date": PII_DAY}}),
+        ("POST", "/v1/nlq", {"json": {"question": f"tickets by product between {PII_DAY} and {PII_DAY}"}}),
+    ]
     for fmt in ("json", "csv", "parquet"):
-        reads += [("GET", f"/v1/tables/{name}", {"params": {**span, "format": fmt}})
-                  for name in ("daily_sentiment_summary", "daily_entity_mentions", "daily_agent_summary")]
-        reads += [("GET", "/v1/analytics/sentiment", {"params": {**span, "group_by": "product", "format": fmt}}),
-                  ("GET", "/v1/search", {"params": {**span, "q": "e", "format": fmt}})]
+        reads += [
+            ("GET", f"/v1/tables/{name}", {"params": {**span, "format": fmt}})
+            for name in ("daily_sentiment_summary", "daily_entity_mentions", "daily_agent_summary")
+        ]
+        reads += [
+            ("GET", "/v1/analytics/sentiment", {"params": {**span, "group_by": "product", "format": fmt}}),
+            ("GET", "/v1/search", {"params": {**span, "q": "e", "format": fmt}}),
+        ]
     return reads
 
 
@@ -171,21 +185,50 @@ def test_emails_and_phones_are_masked_without_the_pii_scope(api, method, path, o
     assert "***@" in masked or "[phone]" in masked
 
 
-PHONE_STYLES = ["+1 415-555-0199", "+1.415.555.0199", "+14155550199", "(415) 555-0123", "415.555.0147", "415 555 0188",
-                "1-800-555-0199", "+44 20 7946 0958", "+44 (0) 20 7946 0958", "020 7946 0958", "(020) 7946 0958",
-                "06 12 34 56 78", "06.12.34.56.78", "+33 6 12 34 56 78", "0612 345 678", "030 1234 5678", "07700 900123"]
+PHONE_STYLES = [
+    "+1 415-555-0199",
+    "+1.415.555.0199",
+    "+14155550199",
+    "(415) 555-0123",
+    "415.555.0147",
+    "415 555 0188",
+    "1-800-555-0199",
+    "+44 20 7946 0958",
+    "+44 (0) 20 7946 0958",
+    "020 7946 0958",
+    "(020) 7946 0958",
+    "06 12 34 56 78",
+    "06.12.34.56.78",
+    "+33 6 12 34 56 78",
+    "0612 345 678",
+    "030 1234 5678",
+    "07700 900123",
+]
 
 
 def test_the_mask_hides_every_phone_style_and_every_email_and_phone_the_extractor_finds():
     """Both masks (polars for frames, re for nested values) over known phone styles and the sample's
     entity tickets; and every e-mail or phone the pipeline's own extractor finds there."""
     tickets, _ = sample.entity_tickets(1000)
-    styles = pl.DataFrame({"ticket_id": [str(n) for n in range(len(PHONE_STYLES))], "subject": "call me",
-                           "body": [f"call me at {phone} please" for phone in PHONE_STYLES]})
+    styles = pl.DataFrame(
+        {
+            "ticket_id": [str(n) for n in range(len(PHONE_STYLES))],
+            "subject": "call me",
+            "body": [f"call me at {phone} please" for phone in PHONE_STYLES],
+        }
+    )
     texts = pl.concat([tickets, styles])
     found = extract_entities(texts, product_catalog()).filter(pl.col("type").is_in(["email", "phone"]))
-    assert found.height > 300 and set(PHONE_STYLES) - set(found.get_column("text")) <= {"+14155550199", "+44 (0) 20 7946 0958",
-           "020 7946 0958", "(020) 7946 0958", "+33 6 12 34 56 78", "030 1234 5678", "07700 900123", "1-800-555-0199"}
+    assert found.height > 300 and set(PHONE_STYLES) - set(found.get_column("text")) <= {
+        "+14155550199",
+        "+44 (0) 20 7946 0958",
+        "020 7946 0958",
+        "(020) 7946 0958",
+        "+33 6 12 34 56 78",
+        "030 1234 5678",
+        "07700 900123",
+        "1-800-555-0199",
+    }
     secrets = set(found.get_column("text")) | set(PHONE_STYLES)
     for masked in (mask_frame(texts).to_dicts(), mask_value(texts.to_dicts())):
         shown = "\n".join(value for row in masked for value in row.values())
@@ -194,16 +237,20 @@ def test_the_mask_hides_every_phone_style_and_every_email_and_phone_the_extracto
 
 def test_oversized_requests_get_a_4xx_and_the_server_keeps_answering(api):
     huge = b'{"question": "' + b"x" * (4 * MAX_BODY) + b'"}'
-    for body in (huge, iter([huge[i:i + 4096] for i in range(0, len(huge), 4096)])):  # sized, then chunked with no length
+    for body in (huge, iter([huge[i : i + 4096] for i in range(0, len(huge), 4096)])):  # sized, then chunked with no length
         answer = call(api, "POST", "/v1/nlq", data=body, headers={"Content-Type": "application/json"})
         assert answer.status_code == 413 and answer.json()["error"] == "request_entity_too_large", answer.text
     assert call(api, "POST", "/v1/nlq", json={"question": "tickets " * 100}).status_code == 422  # over 500 characters
     long_query = call(api, "GET", "/v1/search", params={"q": "x", "pad": "y" * 10_000})
     assert long_query.status_code == 414 and long_query.json()["message"]
     assert 400 <= call(api, "GET", "/v1/search", params={"q": "x", "pad": "y" * 1_000_000}).status_code < 500
-    for path, params in [("/v1/tables/daily_agent_summary", {"limit": 10**9}), ("/v1/tables/daily_agent_summary", {"offset": 10**30}),
-                         ("/v1/tables/daily_agent_summary", {"limit": 0}), ("/v1/search", {"q": "x", "limit": 10**6}),
-                         ("/v1/search", {"q": "x" * 201})]:
+    for path, params in [
+        ("/v1/tables/daily_agent_summary", {"limit": 10**9}),
+        ("/v1/tables/daily_agent_summary", {"offset": 10**30}),
+        ("/v1/tables/daily_agent_summary", {"limit": 0}),
+        ("/v1/search", {"q": "x", "limit": 10**6}),
+        ("/v1/search", {"q": "x" * 201}),
+    ]:
         answer = call(api, "GET", path, params=params)
         assert answer.status_code == 422 and answer.json()["error"] == "invalid_request", (path, params, answer.text)
     assert requests.get(api["url"] + "/health", timeout=10).status_code == 200
@@ -221,8 +268,14 @@ def test_a_date_near_year_one_is_a_400_not_a_crash(api):
 
 
 MARK = "zq9"  # in every fragment, in no SQL the API writes
-INJECTIONS = [f"{MARK}' OR '1'='1", f"{MARK}'; DROP TABLE ticket; --", f'{MARK}" OR ""="', f"{MARK}') UNION SELECT * FROM duckdb_settings() --",
-              f"{MARK}$limit", f"{MARK}'||(select version())||'"]
+INJECTIONS = [
+    f"{MARK}' OR '1'='1",
+    f"{MARK}'; DROP TABLE ticket; --",
+    f'{MARK}" OR ""="',
+    f"{MARK}') UNION SELECT * FROM duckdb_settings() --",
+    f"{MARK}$limit",
+    f"{MARK}'||(select version())||'",
+]
 
 
 def injected_requests(fragment: str) -> list[tuple[str, str, dict, set[int]]]:
@@ -264,8 +317,12 @@ def test_sql_fragments_in_every_parameter_are_answered_as_data(api):
 def test_short_load_run_has_no_error():
     """benchmarks/api_load.py in its short form: a second process, a server subprocess, no timing asserted."""
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "api_load.py"
-    run = subprocess.run([sys.executable, str(script), "--seconds", "3", "--clients", "4", "--days", "2", "--rows", "40"],
-                         capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [sys.executable, str(script), "--seconds", "3", "--clients", "4", "--days", "2", "--rows", "40"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stdout + run.stderr[-3000:]
     overall = next(line.split() for line in run.stdout.splitlines() if line.startswith("all "))
     assert int(overall[1]) > 0 and float(overall[2]) > 0 and overall[-1] == "0"

@@ -3,16 +3,17 @@ and on moto's S3 server."""
 
 import json
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
 from sentiment_pipeline import storage
-from sentiment_pipeline.automation import daily_pipeline, daily_pipeline_schedule, landing_sensor
 from sentiment_pipeline.definitions import defs
-from sentiment_pipeline.shell import daily_partitions
+from sentiment_pipeline.defs.automation import daily_pipeline, daily_pipeline_schedule, landing_sensor
+from sentiment_pipeline.defs.partitions import daily_partitions
+from sentiment_pipeline.settings import lake_roots
 
 # The project's assets, checks and resources, with this module's job, schedule and sensor.
 DEFS = dg.Definitions(
@@ -22,14 +23,14 @@ DEFS = dg.Definitions(
     schedules=[daily_pipeline_schedule],
     sensors=[landing_sensor],
 )
-TODAY = datetime.now(timezone.utc).date()
+TODAY = datetime.now(UTC).date()
 
 
 def land(relative: str, body: bytes) -> None:
     """Write a file under the landing root, as an exporter would."""
-    uri = storage.join(storage.landing_root(), relative)
+    uri = storage.join(lake_roots().landing_root, relative)
     if storage.is_s3(uri):
-        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        bucket, key = storage.split_s3(uri)
         storage.s3_client().put_object(Bucket=bucket, Key=key, Body=body)
     else:
         Path(uri).parent.mkdir(parents=True, exist_ok=True)
@@ -37,8 +38,9 @@ def land(relative: str, body: bytes) -> None:
 
 
 def tick(cursor: str | None):
-    context = dg.build_sensor_context(cursor=cursor, instance=dg.DagsterInstance.ephemeral(), definitions=DEFS)
-    return landing_sensor.evaluate_tick(context)
+    instance = dg.DagsterInstance.ephemeral()
+    with dg.build_sensor_context(cursor=cursor, instance=instance, definitions=DEFS, resources={"lake": defs.resources["lake"]}) as context:
+        return landing_sensor.evaluate_tick(context)
 
 
 def requested(result) -> list[str]:
@@ -49,7 +51,7 @@ def requested(result) -> list[str]:
 def landing(request):
     """The landing root on a temporary folder, then on moto's S3 server."""
     request.getfixturevalue("local_storage" if request.param == "local" else "s3_storage")
-    return storage.landing_root()
+    return lake_roots().landing_root
 
 
 def test_daily_pipeline_materializes_every_asset_of_a_day():
@@ -67,7 +69,7 @@ def test_schedule_runs_yesterday_at_half_past_midnight_utc():
     assert schedule.job_name == daily_pipeline.name
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
 
-    context = dg.build_schedule_context(scheduled_execution_time=datetime(2025, 3, 2, 0, 30, tzinfo=timezone.utc))
+    context = dg.build_schedule_context(scheduled_execution_time=datetime(2025, 3, 2, 0, 30, tzinfo=UTC))
     [run] = schedule.evaluate_tick(context).run_requests
     assert (run.partition_key, run.run_key) == ("2025-03-01", "2025-03-01")
 
@@ -137,7 +139,7 @@ def test_sensor_runs_each_changed_day_once(landing):
 def test_file_rewritten_with_the_same_size_runs_again(local_storage):
     land("2025-03-01/a.csv", b"ticket_id\n1\n")
     first = tick(None)
-    path = Path(storage.landing_root()) / "2025-03-01" / "a.csv"
+    path = Path(lake_roots().landing_root) / "2025-03-01" / "a.csv"
     path.write_bytes(b"ticket_id\n2\n")
     stat = path.stat()
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))

@@ -6,12 +6,16 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from sentiment_pipeline import checks, sample, storage
-from sentiment_pipeline.analytics_assets import DuckDB, analytics
-from sentiment_pipeline.enrich_assets import entity, sentiment
-from sentiment_pipeline.ingest_assets import ingest
-from sentiment_pipeline.io_manager import ParquetIOManager
+from sentiment_pipeline import sample, storage
+from sentiment_pipeline.defs.analytics.assets import analytics
+from sentiment_pipeline.defs.analytics.checks import ADDS_UP, adds_up_result
+from sentiment_pipeline.defs.enrich.assets import entity, sentiment
+from sentiment_pipeline.defs.enrich.checks import SENTIMENT_SPECS, sentiment_results
+from sentiment_pipeline.defs.ingest.assets import ingest
+from sentiment_pipeline.defs.ingest.checks import INGEST_SPECS, ticket_results
 from sentiment_pipeline.schemas import TICKET_CANONICAL, TICKET_LINEAGE
+
+from .helpers import materialize
 
 DAY = "2025-01-03"
 
@@ -22,17 +26,18 @@ def evaluations(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEva
 
 def materialize_all(config: dict | None = None) -> dg.ExecuteInProcessResult:
     assets = [ingest, sentiment, entity, *analytics]
-    resources = {"parquet_io_manager": ParquetIOManager(), "duckdb": DuckDB()}
-    return dg.materialize(assets, resources=resources, partition_key=DAY, run_config=config, raise_on_error=False)
+    return materialize(assets, partition_key=DAY, run_config=config, raise_on_error=False)
 
 
 def test_every_check_passes_on_a_clean_day(local_storage):
-    sample.generate(sample.SampleSpec(out=local_storage / "landing", days=2, rows_per_day=150, extra_cols=3, end=date(2025, 1, 3), dirty=False))
+    sample.generate(
+        sample.SampleSpec(out=local_storage / "landing", days=2, rows_per_day=150, extra_cols=3, end=date(2025, 1, 3), dirty=False)
+    )
     result = materialize_all()
     assert result.success
     found = evaluations(result)
-    expected = {f"{s.asset_key.to_user_string()}.{s.name}" for s in [*checks.INGEST_SPECS, *checks.SENTIMENT_SPECS]}
-    expected |= {f"{table}.adds_up" for table in checks.ADDS_UP}
+    expected = {f"{s.asset_key.to_user_string()}.{s.name}" for s in [*INGEST_SPECS, *SENTIMENT_SPECS]}
+    expected |= {f"{table}.adds_up" for table in ADDS_UP}
     assert set(found) == expected
     assert [name for name, e in found.items() if not e.passed] == []
     counts = {k: v.value for k, v in found["ticket.rows_conserved"].metadata.items() if k in ("input_rows", "tickets", "row_rejects")}
@@ -74,7 +79,7 @@ def test_ticket_checks_catch_duplicates_lost_rows_and_schema_drift(local_storage
     root = str(local_storage)
     write(root, "ticket", ticket_frame(["A", "B"]), "2025-01-02")
     write(root, "ticket", ticket_frame(["A", "A", None], csat=["5", "x", "1"], region=["eu", "us", "eu"]))
-    found = by_name(checks.ticket_results(root, [DAY], input_rows={DAY: 5}, row_rejects={DAY: 1}, reject_share_warn_at=0.5))
+    found = by_name(ticket_results(root, [DAY], input_rows={DAY: 5}, row_rejects={DAY: 1}, reject_share_warn_at=0.5))
     assert not found["unique_ticket_ids"].passed
     assert "1 repeated, 1 null ids" in found["unique_ticket_ids"].metadata["failures"].value
     assert not found["rows_conserved"].passed  # 5 in, 3 tickets + 1 reject: a row went missing
@@ -82,16 +87,27 @@ def test_ticket_checks_catch_duplicates_lost_rows_and_schema_drift(local_storage
     assert "region" in found["canonical_schema"].metadata["new_custom_columns"].value
     assert found["reject_share"].passed
     both = ["2025-01-02", DAY]  # a range run: the day before is one of the run's own days
-    ranged = by_name(checks.ticket_results(root, both, dict.fromkeys(both, 3), dict.fromkeys(both, 0), reject_share_warn_at=0.5))
+    ranged = by_name(ticket_results(root, both, dict.fromkeys(both, 3), dict.fromkeys(both, 0), reject_share_warn_at=0.5))
     assert ranged["canonical_schema"].metadata["new_custom_columns"].value == f"- {DAY}: region"
 
 
 def test_sentiment_checks_catch_missing_extra_and_out_of_range_scores(local_storage):
     root = str(local_storage)
     write(root, "ticket", ticket_frame(["A", "B", "C"]))
-    write(root, "sentiment", pl.DataFrame({"ticket_id": ["A", "A", "Z"], "compound": [0.5, 0.5, 1.5], "pos": [0.1, 0.1, 0.2],
-                                           "neu": [0.9, 0.9, 0.8], "neg": [0.0, 0.0, None]}))
-    found = by_name(checks.sentiment_results(root, [DAY]))
+    write(
+        root,
+        "sentiment",
+        pl.DataFrame(
+            {
+                "ticket_id": ["A", "A", "Z"],
+                "compound": [0.5, 0.5, 1.5],
+                "pos": [0.1, 0.1, 0.2],
+                "neu": [0.9, 0.9, 0.8],
+                "neg": [0.0, 0.0, None],
+            }
+        ),
+    )
+    found = by_name(sentiment_results(root, [DAY]))
     assert not found["one_row_per_ticket"].passed
     assert "2 tickets unscored, 1 scores without a ticket, 1 scored twice" in found["one_row_per_ticket"].metadata["failures"].value
     assert not found["scores_in_range"].passed and "1 rows out of range" in found["scores_in_range"].metadata["failures"].value
@@ -102,5 +118,5 @@ def test_aggregates_must_add_up_to_their_inputs(local_storage):
     write(root, "ticket", ticket_frame(["A", "B", "C"]))
     write(root, "daily_sentiment_summary", pl.DataFrame({"tickets": [1, 1]}))
     write(root, "daily_agent_summary", pl.DataFrame({"tickets": [2, 1]}))
-    assert not checks.adds_up_result(root, "daily_sentiment_summary", [DAY]).passed
-    assert checks.adds_up_result(root, "daily_agent_summary", [DAY]).passed
+    assert not adds_up_result(root, "daily_sentiment_summary", [DAY]).passed
+    assert adds_up_result(root, "daily_agent_summary", [DAY]).passed

@@ -11,12 +11,16 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+import pytest
 import requests
 
 from sentiment_pipeline import sample, storage
 from sentiment_pipeline.api.app import create_app
-from sentiment_pipeline.api.background import serving
 from sentiment_pipeline.api.keys import KeyStore
+
+from .serving import serving
+
+pytestmark = pytest.mark.e2e
 
 DAYS = ["2025-02-01", "2025-02-02", "2025-02-03"]
 DAGSTER = Path(os.environ.get("VIRTUAL_ENV", Path(__file__).resolve().parents[1] / ".venv")) / "bin" / "dagster"
@@ -47,24 +51,30 @@ def test_partitions_run_at_once_while_the_api_reads(tmp_path, monkeypatch):
             if answer.status_code == 200:
                 for row in answer.json()["rows"]:
                     seen[row["day"]].add(row["tickets"])
-            statuses.append(requests.get(f"{url}/v1/tables/daily_agent_summary", params=days | {"limit": 1000},
-                                         headers=key, timeout=30).status_code)
+            statuses.append(
+                requests.get(f"{url}/v1/tables/daily_agent_summary", params=days | {"limit": 1000}, headers=key, timeout=30).status_code
+            )
 
     with serving(create_app(str(root), store)) as url:
         reader = threading.Thread(target=read_while_running, args=(url,))
         reader.start()
         runs = [
-            subprocess.Popen([str(DAGSTER), "asset", "materialize", "-m", "sentiment_pipeline.definitions", "--select", "*",
-                              "--partition", day], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            subprocess.Popen(
+                [str(DAGSTER), "asset", "materialize", "-m", "sentiment_pipeline.definitions", "--select", "*", "--partition", day],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
             for day in DAYS
         ]
         outputs = [run.communicate(timeout=300)[0].decode() for run in runs]
         done.set()
         reader.join(timeout=60)
-        final = requests.get(f"{url}/v1/analytics/sentiment", params={"start": DAYS[0], "end": DAYS[-1], "group_by": "day"},
-                             headers=key, timeout=30).json()
+        final = requests.get(
+            f"{url}/v1/analytics/sentiment", params={"start": DAYS[0], "end": DAYS[-1], "group_by": "day"}, headers=key, timeout=30
+        ).json()
 
-    for run, output in zip(runs, outputs):
+    for run, output in zip(runs, outputs, strict=False):
         assert run.returncode == 0, output[-3000:]
         assert "database is locked" not in output
     assert 200 in statuses and set(statuses) <= {200, 404}, sorted(set(statuses))  # 404: no aggregate written yet

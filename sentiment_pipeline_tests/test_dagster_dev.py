@@ -23,7 +23,11 @@ import pytest
 import requests
 
 from sentiment_pipeline import sample
-from sentiment_pipeline.api.background import free_port
+
+from .helpers import ASSET_GROUPS
+from .serving import free_port
+
+pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[1]
 DAGSTER = Path(sys.executable).with_name("dagster")
@@ -31,15 +35,7 @@ START = "2025-03-01"  # not the default 2025-01-01: the first partition key show
 DAY = "2025-03-02"
 ROWS = 40  # CSV rows of the landing day; the sample adds a JSON-lines export of max(5, ROWS // 20) rows
 
-GROUPS = {
-    "ticket": "ingest",
-    "ticket_rejects": "ingest",
-    "sentiment": "enrich",
-    "entity": "enrich",
-    "daily_sentiment_summary": "analytics",
-    "daily_entity_mentions": "analytics",
-    "daily_agent_summary": "analytics",
-}
+GROUPS = ASSET_GROUPS
 DONE = {"SUCCESS", "FAILURE", "CANCELED"}
 
 
@@ -129,7 +125,12 @@ def dagster_dev(tmp_path_factory):
             # DAGSTER_HOME, so the working directory (the temporary home) does not matter.
             process = subprocess.Popen(
                 [str(DAGSTER), "dev", "-w", str(REPO / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
-                cwd=home, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                cwd=home,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
     finally:
         signal.signal(signal.SIGINT, previous)
@@ -153,9 +154,11 @@ def test_asset_graph_groups_and_dependencies(dagster_dev):
 
 
 def test_daily_partitions_start_at_the_configured_day(dagster_dev):
-    data = dagster_dev.gql("""query($keys: [AssetKeyInput!]) { assetNodes(assetKeys: $keys) {
+    data = dagster_dev.gql(
+        """query($keys: [AssetKeyInput!]) { assetNodes(assetKeys: $keys) {
         assetKey { path } partitionDefinition { type description } partitionKeys } }""",
-        keys=[{"path": ["ticket"]}, {"path": ["daily_agent_summary"]}])
+        keys=[{"path": ["ticket"]}, {"path": ["daily_agent_summary"]}],
+    )
     assert len(data["assetNodes"]) == 2
     for node in data["assetNodes"]:
         assert node["partitionDefinition"]["type"] == "TIME_WINDOW"
@@ -178,17 +181,22 @@ def test_ui_style_launch_of_one_partition_runs_through_the_daemon(dagster_dev):
     sensor = next((s for s in repository["sensors"] if s["name"] == "landing_sensor"), None)
     if sensor and sensor["sensorState"]["status"] == "RUNNING":
         # Otherwise its first tick would queue a whole-pipeline run of the day ahead of ours.
-        stopped = dagster_dev.gql("""mutation($origin: String!, $selector: String!) {
+        stopped = dagster_dev.gql(
+            """mutation($origin: String!, $selector: String!) {
             stopSensor(jobOriginId: $origin, jobSelectorId: $selector) { __typename
               ... on StopSensorMutationResult { instigationState { status } } ... on PythonError { message } } }""",
-            origin=sensor["jobOriginId"], selector=sensor["sensorState"]["selectorId"])["stopSensor"]
+            origin=sensor["jobOriginId"],
+            selector=sensor["sensorState"]["selectorId"],
+        )["stopSensor"]
         assert stopped["instigationState"]["status"] == "STOPPED", stopped
-    sample.generate(sample.SampleSpec(out=dagster_dev.data / "landing", days=1, rows_per_day=ROWS, extra_cols=5,
-                                      end=date.fromisoformat(DAY)))
+    sample.generate(
+        sample.SampleSpec(out=dagster_dev.data / "landing", days=1, rows_per_day=ROWS, extra_cols=5, end=date.fromisoformat(DAY))
+    )
 
     ticket = next(n for n in repository["assetNodes"] if n["assetKey"]["path"] == ["ticket"])
     job = "__ASSET_JOB" if "__ASSET_JOB" in ticket["jobNames"] else ticket["jobNames"][0]
-    launched = dagster_dev.gql("""mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
+    launched = dagster_dev.gql(
+        """mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
         __typename ... on LaunchRunSuccess { run { runId status } } ... on Error { message } } }""",
         params={
             "selector": {
@@ -198,32 +206,43 @@ def test_ui_style_launch_of_one_partition_runs_through_the_daemon(dagster_dev):
                 "assetSelection": [{"path": ["ticket"]}, {"path": ["ticket_rejects"]}],
             },
             "executionMetadata": {"tags": [{"key": "dagster/partition", "value": DAY}]},
-        })["launchRun"]
+        },
+    )["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
     run_id = launched["run"]["runId"]
     assert launched["run"]["status"] == "QUEUED"  # the QueuedRunCoordinator of dagster.yaml; the daemon starts it
 
     deadline = time.monotonic() + 120
-    while (status := dagster_dev.gql("query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }",
-                                     id=run_id)["runOrError"]["status"]) not in DONE:
+    while (
+        status := dagster_dev.gql("query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }", id=run_id)["runOrError"]["status"]
+    ) not in DONE:
         assert time.monotonic() < deadline, f"run {run_id} still {status} after 120 s:\n{dagster_dev.log_tail()}"
         time.sleep(1)
     if status != "SUCCESS":
-        events = dagster_dev.gql("""query($id: ID!) { runOrError(runId: $id) { ... on Run { eventConnection { events {
-            __typename ... on MessageEvent { message } ... on ErrorEvent { error { message } } } } } } }""", id=run_id)
+        events = dagster_dev.gql(
+            """query($id: ID!) { runOrError(runId: $id) { ... on Run { eventConnection { events {
+            __typename ... on MessageEvent { message } ... on ErrorEvent { error { message } } } } } } }""",
+            id=run_id,
+        )
         pytest.fail(f"run {run_id} ended {status}: {events}\n{dagster_dev.log_tail()}")
 
     y, m, d = DAY.split("-")
-    files = {asset: dagster_dev.data / asset / f"year={y}" / f"month={m}" / f"day={d}" / f"{asset}-{DAY}.parquet"
-             for asset in ("ticket", "ticket_rejects")}
-    assert all(path.is_file() for path in files.values()), sorted(p.relative_to(dagster_dev.data).as_posix()
-                                                                   for p in dagster_dev.data.rglob("*.parquet"))
+    files = {
+        asset: dagster_dev.data / asset / f"year={y}" / f"month={m}" / f"day={d}" / f"{asset}-{DAY}.parquet"
+        for asset in ("ticket", "ticket_rejects")
+    }
+    assert all(path.is_file() for path in files.values()), sorted(
+        p.relative_to(dagster_dev.data).as_posix() for p in dagster_dev.data.rglob("*.parquet")
+    )
     tickets, rejects = pl.read_parquet(files["ticket"]), pl.read_parquet(files["ticket_rejects"])
     assert tickets.height > 0 and tickets.get_column("ticket_id").is_unique().all()
     assert tickets.height + rejects.height == ROWS + max(5, ROWS // 20)  # the landing day reached the run worker
     assert not list(dagster_dev.data.glob("sentiment/**/*.parquet"))  # only the selected assets ran
 
-    materialized = dagster_dev.gql("""query($day: String!) { assetNodes(assetKeys: [{path: ["ticket"]}]) {
-        assetMaterializations(partitions: [$day], limit: 1) { partition runId } } }""", day=DAY)
+    materialized = dagster_dev.gql(
+        """query($day: String!) { assetNodes(assetKeys: [{path: ["ticket"]}]) {
+        assetMaterializations(partitions: [$day], limit: 1) { partition runId } } }""",
+        day=DAY,
+    )
     assert materialized["assetNodes"][0]["assetMaterializations"] == [{"partition": DAY, "runId": run_id}]
     assert list(dagster_dev.home.rglob("runs.db")), "run storage is not under the temporary DAGSTER_HOME"

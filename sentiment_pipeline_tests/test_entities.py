@@ -32,9 +32,15 @@ def mentions(body: str, subject: str | None = None, catalog=CATALOG) -> list[tup
         ("paid 49.99 EUR", [("money", "49.99 EUR", "49.99 EUR", "body", 5, 14)]),
         ("paid 1,299.00 USD", [("money", "1,299.00 USD", "1299.00 USD", "body", 5, 17)]),
         ("paid €15", [("money", "€15", "15.00 EUR", "body", 5, 8)]),
-        ("got E1042 and ERR_TIMEOUT", [("error_code", "E1042", "E1042", "body", 4, 9), ("error_code", "ERR_TIMEOUT", "ERR_TIMEOUT", "body", 14, 25)]),
+        (
+            "got E1042 and ERR_TIMEOUT",
+            [("error_code", "E1042", "E1042", "body", 4, 9), ("error_code", "ERR_TIMEOUT", "ERR_TIMEOUT", "body", 14, 25)],
+        ),
         ("on v2.3.1 now", [("version", "v2.3.1", "2.3.1", "body", 3, 9)]),
-        ("my acme router x2 pro and CloudSync", [("product", "acme router x2 pro", "Acme Router X2 Pro", "body", 3, 21), ("product", "CloudSync", "CloudSync", "body", 26, 35)]),
+        (
+            "my acme router x2 pro and CloudSync",
+            [("product", "acme router x2 pro", "Acme Router X2 Pro", "body", 3, 21), ("product", "CloudSync", "CloudSync", "body", 26, 35)],
+        ),
         ("😀 emoji first: E2210", [("error_code", "E2210", "E2210", "body", 15, 20)]),
     ],
 )

@@ -27,6 +27,7 @@ import time
 import uuid
 from datetime import date
 from pathlib import Path
+from typing import ClassVar
 
 import boto3
 import dagster as dg
@@ -35,16 +36,20 @@ import pyarrow.fs
 import pyarrow.parquet as pq
 import pytest
 from botocore.config import Config
+from dagster_aws.s3 import S3Resource
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
 from sentiment_pipeline import sample, storage
-from sentiment_pipeline.enrich_assets import entity, sentiment
-from sentiment_pipeline.ingest_assets import ingest
-from sentiment_pipeline.io_manager import ParquetIOManager
+from sentiment_pipeline.defs.enrich.assets import entity, sentiment
+from sentiment_pipeline.defs.ingest.assets import ingest
+from sentiment_pipeline.settings import lake_roots
 
-from .conftest import s3_keys
+from . import helpers
+from .helpers import s3_keys
+
+pytestmark = pytest.mark.slow
 
 DAY = "2025-01-02"
 # Version 1 of the day's landing folder, then a second export lands (version 2).
@@ -56,12 +61,12 @@ ASSETS = ("ticket", "ticket_rejects")
 
 
 def materialize(assets=(ingest,), **kwargs) -> dg.ExecuteInProcessResult:
-    return dg.materialize(list(assets), resources={"parquet_io_manager": ParquetIOManager()}, raise_on_error=False, **kwargs)
+    return helpers.materialize(assets, raise_on_error=False, **kwargs)
 
 
 def read(asset: str, key: str = DAY) -> pl.DataFrame:
     """The partition as readers see it, in a stable order, without the run's timestamp."""
-    frame = storage.scan_partitions(storage.storage_root(), asset, [key]).collect()
+    frame = helpers.read_partition(asset, key)
     frame = frame.drop([c for c in ("ingested_at",) if c in frame.columns])
     order = [c for c in ("source_file", "source_row", "ticket_id", "field", "start", "type") if c in frame.columns]
     return frame.sort(order, nulls_last=True, maintain_order=True)
@@ -180,7 +185,9 @@ def test_s3_down_for_a_whole_run(lake_env, monkeypatch):
         assert not result.success and step_attempts(result) == 3  # the RetryPolicy's 2 retries
         assert time.monotonic() - started < 45, "an unreachable S3 should fail the run in seconds, not hang it"
         error = failure_text(result)
-        assert f"Failed to connect to 127.0.0.1:{moto.port}" in error and "When listing objects under key 'landing/2025-01-02/'" in error, error
+        assert f"Failed to connect to 127.0.0.1:{moto.port}" in error and "When listing objects under key 'landing/2025-01-02/'" in error, (
+            error
+        )
 
         moto.restart()  # moto's state lives in the process: the bucket and its objects are back
         assert check_every_object_reads_whole(lake_env) == keys_before, "no object appeared, none vanished"
@@ -241,7 +248,7 @@ class FaultyS3:
     the client has timed out, then 503: nothing stored) or 'stall-then-store' (the PUT is
     applied late, after the client gave up: S3's ambiguous timeout). Other requests pass."""
 
-    ERRORS = {
+    ERRORS: ClassVar[dict[str, tuple[str, str, str]]] = {
         "slowdown": ("503 Service Unavailable", "SlowDown", "Please reduce your request rate."),
         "internal": ("500 Internal Server Error", "InternalError", "We encountered an internal error. Please try again."),
         "stall": ("503 Service Unavailable", "ServiceUnavailable", "Stalled past the client's timeout."),
@@ -312,7 +319,7 @@ def test_s3_answering_errors_or_stalling_fails_the_run_cleanly(fault, s3_env, mo
             patch.setenv("AWS_MAX_ATTEMPTS", "2")  # botocore retries once (standard AWS setting), for time
             if fault.startswith("stall"):  # botocore's read timeout is 60 s; a short one here
                 quick = Config(connect_timeout=1, read_timeout=0.5, retries={"max_attempts": 1, "mode": "standard"})
-                patch.setattr(storage, "s3_client", lambda: boto3.client("s3", config=quick))
+                patch.setattr(S3Resource, "get_client", lambda _: boto3.client("s3", config=quick))
             started = time.monotonic()
             result = materialize(partition_key=DAY)
             elapsed = time.monotonic() - started
@@ -346,9 +353,9 @@ def test_s3_answering_errors_or_stalling_fails_the_run_cleanly(fault, s3_env, mo
 
 CHILD = """
 import sys, dagster as dg
-from sentiment_pipeline.ingest_assets import ingest
-from sentiment_pipeline.io_manager import ParquetIOManager
-assert dg.materialize([ingest], resources={"parquet_io_manager": ParquetIOManager()}, partition_key=sys.argv[1]).success
+from sentiment_pipeline.defs.ingest.assets import ingest
+from sentiment_pipeline.defs.resources import pipeline_resources
+assert dg.materialize([ingest], resources=pipeline_resources(), partition_key=sys.argv[1]).success
 """
 
 
@@ -463,7 +470,7 @@ def test_rerunning_a_day_and_backfilling_a_written_range_change_nothing(where, r
         else:
             (backing / "landing" / path.parent.name).mkdir(parents=True, exist_ok=True)
             (backing / "landing" / key).write_bytes(path.read_bytes())
-    root = storage.storage_root()
+    root = lake_roots().storage_root
 
     assert materialize(defs, tags=RANGE).success
     first = snapshot(assets)

@@ -25,12 +25,16 @@ from unittest import mock
 import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, note, settings
-from hypothesis.control import currently_in_test_context
 from hypothesis import strategies as st
+from hypothesis.control import currently_in_test_context
 from polars.testing import assert_frame_equal
 
-from sentiment_pipeline import ingest, storage
-from sentiment_pipeline.ingest import HEADER_TO_CANONICAL, PARSE_BLOCK_BYTES, LandingFile, ingest_day
+from sentiment_pipeline import storage
+from sentiment_pipeline.ingest import HEADER_TO_CANONICAL, LandingFile, csv_reader, ingest_day
+from sentiment_pipeline.ingest import files as ingest_files
+from sentiment_pipeline.ingest.blocks import PARSE_BLOCK_BYTES
+
+pytestmark = pytest.mark.slow
 
 NOW = datetime(2025, 1, 3, 6, 0, tzinfo=UTC)
 DAY_FOLDER = "landing/2025-01-02"
@@ -85,7 +89,9 @@ def json_record(draw):
     return draw(st.dictionaries(keys, values, max_size=8))
 
 
-json_items = st.one_of(json_record(), json_record(), json_record(), st.integers(), st.text(max_size=5), st.lists(st.integers(), max_size=2), st.none())
+json_items = st.one_of(
+    json_record(), json_record(), json_record(), st.integers(), st.text(max_size=5), st.lists(st.integers(), max_size=2), st.none()
+)
 
 
 def landing(name: str, content: bytes) -> LandingFile:
@@ -125,7 +131,7 @@ def canonical_of(header: str) -> str | None:
 @FUZZ
 @given(well_formed_csv())
 def test_well_formed_csv_every_row_is_placed_once_with_its_own_number(generated):
-    header, rows, text = generated
+    _header, rows, text = generated
     result, tickets, row_rejects, file_rejects = check_day([landing("a.csv", text.encode())])
     assert file_rejects.height == 0
     assert result.input_rows == len(rows)  # counted by the writer, not by the parser
@@ -140,9 +146,8 @@ def test_well_formed_csv_kept_rows_keep_their_values(generated):
     body are the written ones and every custom field is as written."""
     header, rows, text = generated
     names = [h.strip() for h in header]
-    simple = (
-        len({n.lower() for n in names}) == len(names)
-        and all(n and not n.startswith("__") and n.lower() not in ("source_file", "source_row", "ingested_at") for n in names)
+    simple = len({n.lower() for n in names}) == len(names) and all(
+        n and not n.startswith("__") and n.lower() not in ("source_file", "source_row", "ingested_at") for n in names
     )
     _, tickets, _, _ = check_day([landing("a.csv", text.encode())])
     if not simple:
@@ -151,7 +156,7 @@ def test_well_formed_csv_kept_rows_keep_their_values(generated):
     for ticket in tickets.iter_rows(named=True):
         written = rows[ticket["source_row"] - 1]
         by_canonical = {}
-        for name, target, value in zip(names, canonical, written):
+        for name, target, value in zip(names, canonical, written, strict=False):
             if target and target not in by_canonical:
                 by_canonical[target] = value
             elif not target:  # (an empty field, unquoted, reads as null)
@@ -179,7 +184,7 @@ def test_hostile_csv_never_raises_and_conserves_rows(headers, rows, delimiter, n
         out = io.StringIO()
         writer = csv.writer(out, delimiter=delimiter, lineterminator=newline)
         writer.writerow(header)
-        writer.writerows(rows[index::len(headers)])
+        writer.writerows(rows[index :: len(headers)])
         files.append(landing(f"f{index}.csv", out.getvalue().encode()))
     check_day(files)
 
@@ -198,7 +203,7 @@ def test_json_and_json_lines_count_every_record(items, shape, gz):
     content = text.encode()
     if gz:
         name, content = name + ".gz", gzip.compress(content)
-    result, tickets, row_rejects, file_rejects = check_day([landing(name, content)])
+    result, tickets, _row_rejects, file_rejects = check_day([landing(name, content)])
     empty = not text.strip()  # an empty file is a file-level reject, like an empty CSV
     assert file_rejects.height == empty
     assert result.input_rows == (0 if empty else expected)
@@ -219,7 +224,7 @@ def test_truncated_files_never_raise(generated, items, data):
     for name, content in [("a.csv", csv_bytes), ("b.json", json_bytes), ("c.jsonl", jsonl_bytes), ("d.csv.gz", gz_bytes)]:
         cut = data.draw(st.integers(0, len(content)), label=name)
         files.append(landing(name, content[:cut]))
-    result, tickets, row_rejects, file_rejects = check_day(files)
+    result, _tickets, _row_rejects, _file_rejects = check_day(files)
     assert result.input_rows <= 2 * len(generated[1]) + 2 * len(items)  # the CSV is there twice
 
 
@@ -293,7 +298,7 @@ def test_bare_carriage_returns_old_mac_line_ends_and_inside_fields():
     line end (RFC 4180 wants a CR in a value quoted)."""
     result, tickets, row_rejects, _ = check_day(
         [
-            landing("mac.csv", b"ticket_id,created_at,body\rT1,2025-01-02,a\rT2,2025-01-02,\"two\rlines\"\r"),
+            landing("mac.csv", b'ticket_id,created_at,body\rT1,2025-01-02,a\rT2,2025-01-02,"two\rlines"\r'),
             landing("stray.csv", b"ticket_id,created_at,body\nT3,2025-01-02,x\r\nT4,2025-01-02,ends in CR\r,\nT5,2025-01-02,y\n"),
         ]
     )
@@ -340,7 +345,7 @@ def test_2500_columns_every_value_preserved():
     values = [[f"{row:03d}-{col}" if (row + col) % 7 else "" for col in range(width)] for row in range(height)]
     lines = [",".join(["ticket_id", "created_at", *custom])]
     lines += [",".join([f"T{row}", "2025-01-02", *values[row]]) for row in range(height)]
-    result, tickets, row_rejects, _ = check_day([landing("wide.csv", ("\n".join(lines) + "\n").encode())])
+    _result, tickets, row_rejects, _ = check_day([landing("wide.csv", ("\n".join(lines) + "\n").encode())])
     assert tickets.height == height and row_rejects.height == 0
     assert tickets.select(custom).rows() == [tuple(v or None for v in row) for row in values]  # polars reads "" as null
 
@@ -348,11 +353,11 @@ def test_2500_columns_every_value_preserved():
 @pytest.mark.parametrize("size", [1_000_000, PARSE_BLOCK_BYTES + 1_000_000])
 def test_huge_fields_in_csv_and_json_are_kept_whole(size):
     """A 1 MB field, and one longer than the structure check's parse block (the exact path)."""
-    big = ("grüße, \"quoted\"\nnew line; " * (size // 24 + 1))[:size]
+    big = ('grüße, "quoted"\nnew line; ' * (size // 24 + 1))[:size]
     quoted = '"' + big.replace('"', '""') + '"'
     csv_text = f"ticket_id,created_at,body,notes\nT1,2025-01-02,{quoted},small\nT2,2025-01-02,b,{quoted}\nT3,bad,{quoted},x\n"
     jsonl = json.dumps({"id": "J1", "created_at": "2025-01-02", "meta": {"blob": big}}, ensure_ascii=False) + "\n"
-    result, tickets, row_rejects, _ = check_day([landing("a.csv", csv_text.encode()), landing("b.jsonl", jsonl.encode())])
+    _result, tickets, row_rejects, _ = check_day([landing("a.csv", csv_text.encode()), landing("b.jsonl", jsonl.encode())])
     by_id = {row["ticket_id"]: row for row in tickets.iter_rows(named=True)}
     assert by_id["T1"]["body"] == big and by_id["T1"]["notes"] == "small"
     assert by_id["T2"]["notes"] == big
@@ -381,7 +386,9 @@ def test_hostile_partition_keys_are_refused_before_any_path_is_made(key, tmp_pat
     with pytest.raises(ValueError, match="is not a YYYY-MM-DD date"):
         storage.partition_uri(str(tmp_path), "ticket", key)
     with pytest.raises(ValueError, match="is not a YYYY-MM-DD date"):
-        storage.write_parquet(pl.DataFrame({"a": [1]}), storage.partition_uri(str(tmp_path), "ticket", key), compression="snappy", metadata={})
+        storage.write_parquet(
+            pl.DataFrame({"a": [1]}), storage.partition_uri(str(tmp_path), "ticket", key), compression="snappy", metadata={}
+        )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -402,8 +409,9 @@ def test_the_io_manager_refuses_an_asset_key_that_is_not_a_plain_name(key, tmp_p
     before any path is made: the run fails, saying why, and nothing is written anywhere."""
     import dagster as dg
 
-    from sentiment_pipeline.io_manager import ParquetIOManager
-    from sentiment_pipeline.shell import daily_partitions
+    from sentiment_pipeline.defs.lake import lake as lake_resource
+    from sentiment_pipeline.defs.partitions import daily_partitions
+    from sentiment_pipeline.defs.resources import pipeline_resources
 
     @dg.asset(key=dg.AssetKey(key), partitions_def=daily_partitions, io_manager_key="parquet_io_manager")
     def hostile():
@@ -412,7 +420,7 @@ def test_the_io_manager_refuses_an_asset_key_that_is_not_a_plain_name(key, tmp_p
     lake = tmp_path / "deep" / "lake"
     lake.mkdir(parents=True)
     result = dg.materialize([hostile], partition_key="2025-01-02", raise_on_error=False,
-                            resources={"parquet_io_manager": ParquetIOManager(root=str(lake))})  # fmt: skip
+                            resources=pipeline_resources(lake_resource(storage_root=str(lake))))  # fmt: skip
     assert not result.success
     [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     assert f"asset name {'_'.join(key)!r} must be lower-case letters, digits and _" in failure.step_failure_data.error.to_string()
@@ -432,7 +440,7 @@ def test_any_name_and_key_either_refused_or_a_path_inside_the_root(name, key):
 
 
 def test_landing_files_refuse_a_hostile_partition_key(tmp_path):
-    from sentiment_pipeline.ingest_assets import landing_files
+    from sentiment_pipeline.defs.ingest.assets import landing_files
 
     outside = tmp_path / "x"
     outside.mkdir()
@@ -462,11 +470,13 @@ def test_blocks_of_any_size_place_the_same_rows(header, rows, delimiter, newline
     files = [landing("a.csv", out.getvalue().encode())]
 
     def placed():
-        result, tickets, row_rejects, _ = check_day(files)
-        return tickets.select("source_row", "ticket_id", "created_at", "csat").sort("source_row"), row_rejects.select("source_row", "reason")
+        _result, tickets, row_rejects, _ = check_day(files)
+        return tickets.select("source_row", "ticket_id", "created_at", "csat").sort("source_row"), row_rejects.select(
+            "source_row", "reason"
+        )
 
     whole = placed()
-    with mock.patch.object(ingest, "BLOCK_BYTES", block_bytes):
+    with mock.patch.object(ingest_files, "BLOCK_BYTES", block_bytes), mock.patch.object(csv_reader, "BLOCK_BYTES", block_bytes):
         split = placed()
     assert_frame_equal(split[0], whole[0])
     assert_frame_equal(split[1], whole[1])
@@ -481,12 +491,12 @@ def test_a_file_streams_in_blocks_across_every_kind_of_row():
         if n % 500 == 0:
             lines.append(f"T{n},2025-01-02,only three")  # broken: 3 fields
         elif n % 450 == 0:
-            lines.append(f"T{n - 1},2025-01-02,dup,\"two\nlines\"")  # duplicate of the previous row
+            lines.append(f'T{n - 1},2025-01-02,dup,"two\nlines"')  # duplicate of the previous row
         else:
-            lines.append(f"T{n},2025-01-02,s{n},\"b, {n}\"")
+            lines.append(f'T{n},2025-01-02,s{n},"b, {n}"')
     lines[2200] = 'T2200,2025-01-02,caf\xe9,"x"y'  # Latin-1 byte and a stray quote, far into the file
     content = "\n".join(lines).encode("utf-8").replace("caf\xe9".encode(), b"caf\xe9") + b"\n"
-    with mock.patch.object(ingest, "BLOCK_BYTES", 1024):
+    with mock.patch.object(ingest_files, "BLOCK_BYTES", 1024), mock.patch.object(csv_reader, "BLOCK_BYTES", 1024):
         result, tickets, row_rejects, _ = check_day([landing("a.csv", content)])
     assert result.input_rows == 3000
     assert sorted(row_rejects.get_column("source_row").to_list()) == [n for n in range(1, 3001) if n % 500 == 0 or n % 450 == 0]
@@ -499,6 +509,6 @@ def test_a_file_streams_in_blocks_across_every_kind_of_row():
 def test_a_first_block_of_blanks_is_still_the_start_of_the_header():
     """Blanks before the header fill the first block: the header is read from the file's
     start, so its first row begins after it (blanks around a name are trimmed)."""
-    with mock.patch.object(ingest, "BLOCK_BYTES", 8):
-        result, tickets, row_rejects, file_rejects = check_day([landing("a.csv", b" " * 8 + b"ticket_id,created_at\nT1,2025-01-02\n")])
+    with mock.patch.object(ingest_files, "BLOCK_BYTES", 8), mock.patch.object(csv_reader, "BLOCK_BYTES", 8):
+        _result, tickets, row_rejects, file_rejects = check_day([landing("a.csv", b" " * 8 + b"ticket_id,created_at\nT1,2025-01-02\n")])
     assert tickets.get_column("ticket_id").to_list() == ["T1"] and row_rejects.height == file_rejects.height == 0

@@ -41,7 +41,7 @@ def test_clean_csv_types_lineage_and_custom_fields():
 def test_bom_crlf_quotes_newlines_and_unicode():
     body = 'says "hi", then\r\nleaves 😀 你好 שלום'
     content = "\ufeff" + HEADER + "\r\n" + 'T1,2025-01-02,Sub,"' + body.replace('"', '""') + '",chat,,\r\nT2,2025-01-02,S2,plain,web,,\r\n'
-    result, tickets = run(("a.csv", content))
+    _result, tickets = run(("a.csv", content))
     assert tickets.get_column("ticket_id").to_list() == ["T1", "T2"]
     assert tickets.get_column("body").to_list() == [body, "plain"]
     assert tickets.get_column("source_row").to_list() == [1, 2]  # a quoted multi-line field is one row
@@ -73,7 +73,9 @@ def test_duplicate_header_names_are_both_kept():
 
 
 def test_wrong_column_count_rows_are_rejected_with_their_text():
-    content = f"{HEADER}\nT1,2025-01-02,S,B,email,,\nT2,2025-01-02,S,B,email,,,EXTRA\nT3,2025-01-02\n\nT4,2025-01-02,S,\"multi\nline\",chat,3,\n"
+    content = (
+        f'{HEADER}\nT1,2025-01-02,S,B,email,,\nT2,2025-01-02,S,B,email,,,EXTRA\nT3,2025-01-02\n\nT4,2025-01-02,S,"multi\nline",chat,3,\n'
+    )
     result, tickets = run(("a.csv", content))
     assert tickets.get_column("ticket_id").to_list() == ["T1", "T4"]
     assert tickets.get_column("source_row").to_list() == [1, 5]  # the blank line keeps its number, but is no row
@@ -147,7 +149,13 @@ def test_duplicates_across_files_keep_file_name_order():
 
 def test_json_array_nesting_and_list_tags():
     records = [
-        {"ticket_number": "000042", "created": "2025-01-02T01:00:00Z", "text": "hello", "tags": ["a", "b"], "meta": {"browser": "firefox", "wait": 12, "deep": {"x": True}}},
+        {
+            "ticket_number": "000042",
+            "created": "2025-01-02T01:00:00Z",
+            "text": "hello",
+            "tags": ["a", "b"],
+            "meta": {"browser": "firefox", "wait": 12, "deep": {"x": True}},
+        },
         {"ticket_number": "000043", "created": "2025-01-02", "tags": "c;d", "csat": 3},
         [1, 2],
     ]
@@ -160,12 +168,21 @@ def test_json_array_nesting_and_list_tags():
 
 
 def test_one_bad_json_line_among_good_ones():
-    lines = [json.dumps({"id": "T1", "created_at": "2025-01-02"}), '{"id": "T2", "created_at": ', "", json.dumps({"id": "T3", "created_at": "2025-01-02"})]
+    lines = [
+        json.dumps({"id": "T1", "created_at": "2025-01-02"}),
+        '{"id": "T2", "created_at": ',
+        "",
+        json.dumps({"id": "T3", "created_at": "2025-01-02"}),
+    ]
     result, tickets = run(("a.jsonl", "\n".join(lines) + "\n"))
     assert tickets.get_column("ticket_id").to_list() == ["T1", "T3"]
     assert tickets.get_column("source_row").to_list() == [1, 4]
     [reject] = result.rejects.to_dicts()
-    assert reject["source_row"] == 2 and reject["reason"].startswith("line is not valid JSON") and reject["raw"] == '{"id": "T2", "created_at": '
+    assert (
+        reject["source_row"] == 2
+        and reject["reason"].startswith("line is not valid JSON")
+        and reject["raw"] == '{"id": "T2", "created_at": '
+    )
 
 
 def test_unreadable_files_are_one_reject_each_and_the_day_still_lands():

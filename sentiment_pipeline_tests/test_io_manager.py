@@ -11,13 +11,21 @@ import pytest
 
 from sentiment_pipeline import storage
 from sentiment_pipeline.definitions import defs
-from sentiment_pipeline.io_manager import LINEAGE_KEY, ParquetIOManager
-from sentiment_pipeline.shell import daily_partitions
+from sentiment_pipeline.defs.io_manager import LINEAGE_KEY
+from sentiment_pipeline.defs.partitions import daily_partitions
 
-from .conftest import s3_keys
+from .helpers import materialize, s3_keys
 
 RANGE_TAGS = {"dagster/asset_partition_range_start": "2025-01-01", "dagster/asset_partition_range_end": "2025-01-03"}
-DESIGN_ASSETS = {"ticket", "ticket_rejects", "sentiment", "entity", "daily_sentiment_summary", "daily_entity_mentions", "daily_agent_summary"}
+DESIGN_ASSETS = {
+    "ticket",
+    "ticket_rejects",
+    "sentiment",
+    "entity",
+    "daily_sentiment_summary",
+    "daily_entity_mentions",
+    "daily_agent_summary",
+}
 
 
 def probe_assets(version: str):
@@ -25,19 +33,21 @@ def probe_assets(version: str):
 
     @dg.asset(partitions_def=daily_partitions, io_manager_key="parquet_io_manager", backfill_policy=dg.BackfillPolicy.single_run())
     def probe(context: dg.AssetExecutionContext):
-        frames = {day: pl.DataFrame({"for_day": [day, day], "version": [version, version], "code": ["000123", "9"]}) for day in context.partition_keys}
+        frames = {
+            day: pl.DataFrame({"for_day": [day, day], "version": [version, version], "code": ["000123", "9"]})
+            for day in context.partition_keys
+        }
         return frames if len(frames) > 1 else frames[context.partition_key]
 
     @dg.asset(partitions_def=daily_partitions, io_manager_key="parquet_io_manager", backfill_policy=dg.BackfillPolicy.single_run())
     def probe_copy(context: dg.AssetExecutionContext, probe: pl.LazyFrame):
         frame = probe.collect()
-        return {day: frame.filter(pl.col("partition_date") == storage.partition_day(day)).drop("partition_date") for day in context.partition_keys}
+        return {
+            day: frame.filter(pl.col("partition_date") == storage.partition_day(day)).drop("partition_date")
+            for day in context.partition_keys
+        }
 
     return [probe, probe_copy]
-
-
-def materialize(assets, root, **kwargs):
-    return dg.materialize(assets, resources={"parquet_io_manager": ParquetIOManager(root=root)}, **kwargs)
 
 
 def test_definitions_load_with_design_asset_keys():
@@ -58,7 +68,10 @@ def test_local_partition_written_at_hive_path_and_read_back(tmp_path):
         "probe_copy/year=2025/month=01/day=02/probe_copy-2025-01-02.parquet",
     ]
     copied = pl.read_parquet(tmp_path / "lake" / files[3])
-    assert copied.to_dicts() == [{"for_day": "2025-01-02", "version": "v1", "code": "000123"}, {"for_day": "2025-01-02", "version": "v1", "code": "9"}]
+    assert copied.to_dicts() == [
+        {"for_day": "2025-01-02", "version": "v1", "code": "000123"},
+        {"for_day": "2025-01-02", "version": "v1", "code": "9"},
+    ]
     lineage = json.loads(pq.read_metadata(tmp_path / "lake" / files[3]).metadata[LINEAGE_KEY.encode()])
     assert lineage["partition"] == "2025-01-02" and lineage["run_id"] == result.run_id
     assert lineage["source_files"] == [storage.join(root, files[1])]
@@ -114,7 +127,10 @@ def test_one_frame_for_a_range_is_refused_clearly(tmp_path):
 
 def test_missing_upstream_partition_is_a_clear_error(tmp_path):
     probe, probe_copy = probe_assets("v1")
-    with pytest.raises(storage.MissingPartitionError, match=r"asset 'probe' has no materialized partition 2025-01-05.*--select probe --partition 2025-01-05"):
+    with pytest.raises(
+        storage.MissingPartitionError,
+        match=r"asset 'probe' has no materialized partition 2025-01-05.*--select probe --partition 2025-01-05",
+    ):
         materialize([probe_copy, probe.to_source_asset()], str(tmp_path), partition_key="2025-01-05", selection=[probe_copy])
 
 

@@ -14,17 +14,14 @@ import pytest
 from pydantic import ValidationError
 
 from sentiment_pipeline import storage
-from sentiment_pipeline.api.background import free_port
 from sentiment_pipeline.definitions import defs
-from sentiment_pipeline.operations import (
-    RETAINABLE_ASSETS,
-    WEBHOOK_URL_VARIABLE,
-    alert_payload,
-    retention,
-    run_failure_alert,
-)
+from sentiment_pipeline.defs.alerts import WEBHOOK_URL_VARIABLE, alert_payload, run_failure_alert
+from sentiment_pipeline.defs.resources import pipeline_resources
+from sentiment_pipeline.defs.retention import RETAINABLE_ASSETS, retention
+from sentiment_pipeline.settings import lake_roots
 
-from .conftest import s3_keys
+from .helpers import s3_keys
+from .serving import free_port
 
 KEEP_DAYS = 30
 
@@ -46,7 +43,9 @@ def write_partitions(root: str, asset: str, keys: list[str]) -> None:
 
 def run_retention(assets: list[str], keep_days: int = KEEP_DAYS, dry_run: bool = False) -> dg.ExecuteInProcessResult:
     config = {"assets": assets, "keep_days": keep_days, "dry_run": dry_run}
-    return retention.execute_in_process(run_config={"ops": {"remove_expired_partitions": {"config": config}}})
+    return retention.execute_in_process(
+        resources=pipeline_resources(), run_config={"ops": {"remove_expired_partitions": {"config": config}}}
+    )
 
 
 def report_of(result: dg.ExecuteInProcessResult) -> tuple[dict, dict]:
@@ -66,7 +65,7 @@ def test_retainable_assets_are_the_project_assets():
 
 
 def test_retention_local_removes_exactly_the_old_partitions(local_storage):
-    root = storage.storage_root()
+    root = lake_roots().storage_root
     for asset in ("ticket", "sentiment"):
         write_partitions(root, asset, OLD + RECENT)
     write_partitions(root, "entity", OLD)  # not named in the run: untouched
@@ -105,7 +104,7 @@ def test_retention_local_removes_exactly_the_old_partitions(local_storage):
 
 
 def test_retention_dry_run_removes_nothing_but_reports(local_storage):
-    root = storage.storage_root()
+    root = lake_roots().storage_root
     write_partitions(root, "daily_agent_summary", OLD + RECENT)
     version = storage.asset_version(root, "daily_agent_summary")
 
@@ -118,7 +117,7 @@ def test_retention_dry_run_removes_nothing_but_reports(local_storage):
 
 
 def test_retention_on_s3(s3_storage):
-    root = storage.storage_root()
+    root = lake_roots().storage_root
     write_partitions(root, "ticket", OLD + RECENT)
     write_partitions(root, "ticket_rejects", OLD)
     storage.s3_client().put_object(Bucket=s3_storage, Key="lake/ticket/readme.txt", Body=b"keep me")
@@ -148,9 +147,9 @@ def test_retention_on_s3(s3_storage):
     ],
 )
 def test_retention_refuses_bad_config(local_storage, config, message):
-    write_partitions(storage.storage_root(), "ticket", OLD)
+    write_partitions(lake_roots().storage_root, "ticket", OLD)
     with pytest.raises(ValidationError, match=message):
-        retention.execute_in_process(run_config={"ops": {"remove_expired_partitions": {"config": config}}})
+        retention.execute_in_process(resources=pipeline_resources(), run_config={"ops": {"remove_expired_partitions": {"config": config}}})
     assert partitions_on_disk(local_storage, "ticket") == sorted(OLD)
 
 

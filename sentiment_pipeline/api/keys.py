@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
 import sqlite3
 from contextlib import closing
@@ -16,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sentiment_pipeline import storage
+from sentiment_pipeline import settings, storage
 
 PREFIX = "sp_"
 SCOPES = frozenset({"pii"})
@@ -43,9 +42,10 @@ class ApiKey:
 def database_path() -> Path:
     """``SENTIMENT_API_DB``, else ``_state/api_keys.sqlite`` under a local storage root
     (or under ``./.state`` when the storage root is on S3)."""
-    if explicit := os.environ.get("SENTIMENT_API_DB"):
-        return Path(explicit)
-    root = storage.storage_root()
+    loaded = settings.load_settings()
+    if loaded.api_db:
+        return Path(loaded.api_db)
+    root = loaded.roots.storage_root
     state = Path(".state") if storage.is_s3(root) else Path(root) / "_state"
     return state / "api_keys.sqlite"
 

@@ -14,8 +14,16 @@ from sentiment_pipeline.api.reads import BadRequest
 from sentiment_pipeline.entities import product_catalog
 
 CHANNELS = ("email", "chat", "phone", "web", "social")
-LABELS = {"negative": "negative", "complaint": "negative", "complaints": "negative", "unhappy": "negative",
-          "positive": "positive", "happy": "positive", "praise": "positive", "neutral": "neutral"}
+LABELS = {
+    "negative": "negative",
+    "complaint": "negative",
+    "complaints": "negative",
+    "unhappy": "negative",
+    "positive": "positive",
+    "happy": "positive",
+    "praise": "positive",
+    "neutral": "neutral",
+}
 TOPICS = ("ticket", "tickets", "sentiment", "share", "how many", "count", "volume", "mood", *LABELS)
 EXAMPLES = [
     "negative tickets about Acme Router X2 last week by channel",

@@ -10,16 +10,29 @@ from datetime import date, timedelta
 import polars as pl
 
 from sentiment_pipeline import storage
-from sentiment_pipeline.aggregates import SCHEMAS
+from sentiment_pipeline.schemas import AGGREGATES, SENTIMENT_LABELS
 
-TABLES = tuple(SCHEMAS)
+TABLES = tuple(AGGREGATES)
 MIRRORED = ("daily_sentiment_summary", "daily_agent_summary")  # small enough to hold in memory
-FILTERABLE = {name: [c for c, t in schema.items() if t == pl.String] for name, schema in SCHEMAS.items()}
+FILTERABLE = {name: [c for c, t in schema.items() if t == pl.String] for name, schema in AGGREGATES.items()}
 MAX_LIMIT = 10_000
 MAX_RANGE_DAYS = 366 * 3
 GROUPINGS = {"day": "date", "channel": "channel", "product": "product"}
-TICKET_FIELDS = ["ticket_id", "created_at", "subject", "body", "channel", "product", "customer_id",
-                 "agent_id", "status", "priority", "resolved_at", "csat", "tags"]
+TICKET_FIELDS = [
+    "ticket_id",
+    "created_at",
+    "subject",
+    "body",
+    "channel",
+    "product",
+    "customer_id",
+    "agent_id",
+    "status",
+    "priority",
+    "resolved_at",
+    "csat",
+    "tags",
+]
 
 
 class BadRequest(ValueError):
@@ -67,7 +80,7 @@ class TicketLocator:
     whenever the pipeline marks ``sentiment`` changed; a lookup is a binary search.
     """
 
-    def __init__(self, reader: "Reader"):
+    def __init__(self, reader: Reader):
         self.reader = reader
         self.version: str | None = None
         self.ids = pl.Series(dtype=pl.String)
@@ -157,7 +170,7 @@ class Reader:
     def tables(self) -> list[dict]:
         described = []
         for name in TABLES:
-            info = {"name": name, "columns": {c: str(t) for c, t in SCHEMAS[name].items()}, "filters": FILTERABLE[name]}
+            info = {"name": name, "columns": {c: str(t) for c, t in AGGREGATES[name].items()}, "filters": FILTERABLE[name]}
             try:
                 stats = self._query(
                     f"select count(*) as rows, min(date) as first_date, max(date) as last_date from {{{name}}}", (name,)
@@ -178,7 +191,7 @@ class Reader:
             raise BadRequest(f"limit must be 1..{MAX_LIMIT} and offset at least 0")
         conditions = ["true"] + [f'"{column}" is not distinct from $f{i}' for i, column in enumerate(filters)]
         params = {**{f"f{i}": value for i, value in enumerate(filters.values())}, "limit": limit, "offset": offset}
-        columns = ", ".join(f'"{c}"' for c in SCHEMAS[name])
+        columns = ", ".join(f'"{c}"' for c in AGGREGATES[name])
         sql = f"select {columns} from {{{name}}} where {' and '.join(conditions)} order by all limit $limit offset $offset"
         return self._query(sql, (name,), params, days)
 
@@ -187,7 +200,7 @@ class Reader:
     ) -> pl.DataFrame:
         if group_by not in GROUPINGS:
             raise BadRequest(f"group_by must be one of {sorted(GROUPINGS)}")
-        if label is not None and label not in ("positive", "neutral", "negative"):
+        if label is not None and label not in SENTIMENT_LABELS:
             raise BadRequest("label must be positive, neutral or negative")
         # A roll-up of the in-memory mirror: polars answers it in ~0.5 ms where a DuckDB query
         # costs ~3 ms of planning and hand-over, and this runs on every analytics request.
@@ -225,16 +238,16 @@ class Reader:
             found = connection.execute(
                 f"""
                 select (select struct_pack(compound, pos, neu, neg, label, model, model_version)
-                        from {sources['sentiment']} where ticket_id = $id limit 1),
+                        from {sources["sentiment"]} where ticket_id = $id limit 1),
                        (select list(struct_pack(type, text, normalized, field, start, "end") order by field, start)
-                        from {sources['entity']} where ticket_id = $id),
+                        from {sources["entity"]} where ticket_id = $id),
                        {columns}
-                from {sources['ticket']} where ticket_id = $id limit 1
+                from {sources["ticket"]} where ticket_id = $id limit 1
                 """,
                 {"id": ticket_id},
             )
             scores, mentions, *values = found.fetchone()
-            row = dict(zip([d[0] for d in found.description][2:], values))
+            row = dict(zip([d[0] for d in found.description][2:], values, strict=False))
         finally:
             connection.close()
         result = {"partition": key, "ticket": {k: row.get(k) for k in TICKET_FIELDS}, "sentiment": scores, "entities": mentions or []}
@@ -246,7 +259,7 @@ class Reader:
     def search(self, text: str, days: DateRange, label: str | None, limit: int) -> pl.DataFrame:
         if not text.strip():
             raise BadRequest("q must not be empty")
-        if label is not None and label not in ("positive", "neutral", "negative"):
+        if label is not None and label not in SENTIMENT_LABELS:
             raise BadRequest("label must be positive, neutral or negative")
         if not 1 <= limit <= 1_000:
             raise BadRequest("limit must be 1..1000")
@@ -266,16 +279,19 @@ class Reader:
         products = self._query(
             "select product, sum(negative)::bigint as negative, sum(tickets)::bigint as tickets from {daily_sentiment_summary} "
             "group by product order by negative desc, product nulls last limit 5",
-            ("daily_sentiment_summary",), days=days,
+            ("daily_sentiment_summary",),
+            days=days,
         )
         entities = self._query(
             "select type, normalized, mentions, tickets from {daily_entity_mentions} order by mentions desc, type, normalized limit 10",
-            ("daily_entity_mentions",), days=days,
+            ("daily_entity_mentions",),
+            days=days,
         )
         agents = self._query(
             "select agent_id, tickets, solved, median_hours_to_resolve from {daily_agent_summary} "
             "order by tickets desc, agent_id nulls last limit 5",
-            ("daily_agent_summary",), days=days,
+            ("daily_agent_summary",),
+            days=days,
         )
         return {
             "date": day.isoformat(),

@@ -1,4 +1,4 @@
-"""Dagster shell around ``ingest``: landing files of a day -> ``ticket`` and ``ticket_rejects``."""
+"""The ingest step: each day's landing files -> ``ticket`` and ``ticket_rejects`` (core: ``sentiment_pipeline.ingest``)."""
 
 import shutil
 import tempfile
@@ -8,14 +8,17 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from sentiment_pipeline import checks, storage
+from sentiment_pipeline import storage
+from sentiment_pipeline.defs.ingest.checks import INGEST_SPECS, ticket_results
+from sentiment_pipeline.defs.io_manager import LazyPartitions, Partition
+from sentiment_pipeline.defs.lake import Lake
+from sentiment_pipeline.defs.metadata import table_schema
+from sentiment_pipeline.defs.partitions import FRESHNESS, OWNERS, STEP_RETRY, STORAGE_POOL, backfill_policy, daily_partitions
 from sentiment_pipeline.ingest import DayIngest, DayOutcome, LandingFile, ingest_day
-from sentiment_pipeline.io_manager import LazyPartitions, ParquetIOManager, Partition
-from sentiment_pipeline.shell import EACH_ASSET, SHELL, table_schema
-from sentiment_pipeline.schemas import TICKET_CANONICAL, TICKET_LINEAGE, TICKET_REJECTS
+from sentiment_pipeline.schemas import ASSETS
 
 
-def landing_files(landing_root: str, partition_key: str, spool: Path) -> list[LandingFile]:
+def landing_files(landing_root: str, partition_key: str, spool: Path, client=None) -> list[LandingFile]:
     """Every export in ``<landing root>/YYYY-MM-DD/`` (none if the folder does not exist), as
     local files to stream from: S3 objects are downloaded into ``spool`` first.
 
@@ -27,22 +30,24 @@ def landing_files(landing_root: str, partition_key: str, spool: Path) -> list[La
         if info.base_name.startswith((".", "_")):
             continue
         uri = storage.uri_of(folder, info.path)
-        path = uri if not storage.is_s3(uri) else storage.download(uri, spool / f"{len(files)}-{info.base_name}")
+        path = uri if not storage.is_s3(uri) else storage.download(uri, spool / f"{len(files)}-{info.base_name}", client)
         files.append(LandingFile(uri, path=str(path)))
     return files
 
 
-class DailyIngest:
-    """Ingests the days of a run one at a time, when the IO manager asks for each.
+class DayRangeIngest:
+    """Ingests the days of a run (one day, or a backfill's range) one at a time, when the IO
+    manager asks for each.
 
     ``tickets`` is consumed first: a day's tickets stream from its landing files into the
     IO manager's writer. Its rejects and counts are known once that is done; only they are
     kept (and the day's downloads removed), so a year-long range needs the memory of one day.
     """
 
-    def __init__(self, partition_keys: list[str], landing_root: str, ingested_at: datetime, spool: Path):
+    def __init__(self, partition_keys: list[str], landing_root: str, ingested_at: datetime, spool: Path, client=None):
         self.partition_keys = partition_keys
         self.landing_root = landing_root
+        self.client = client  # boto3, for an S3 landing root
         self.ingested_at = ingested_at
         self.spool = spool
         self.days: dict[str, DayIngest] = {}
@@ -52,7 +57,7 @@ class DailyIngest:
         if partition_key not in self.days:
             folder = self.spool / partition_key
             folder.mkdir(exist_ok=True)
-            files = landing_files(self.landing_root, partition_key, folder)
+            files = landing_files(self.landing_root, partition_key, folder, self.client)
             self.days[partition_key] = ingest_day(files, self.ingested_at)
         return self.days[partition_key]
 
@@ -102,30 +107,36 @@ class IngestConfig(dg.Config):
         "ticket": dg.AssetOut(
             description="One row per ticket: typed canonical columns, lineage, then every custom field of the exports (as text).",
             io_manager_key="parquet_io_manager",
-            metadata={"dagster/column_schema": table_schema({**TICKET_CANONICAL, **TICKET_LINEAGE})},
+            metadata={"dagster/column_schema": table_schema(ASSETS["ticket"])},
             kinds={"polars", "parquet"},
-            **EACH_ASSET,
+            owners=OWNERS,
+            freshness_policy=FRESHNESS,
         ),
         "ticket_rejects": dg.AssetOut(
             description="One row per rejected input row (or unreadable file): file, row number, raw content, reason.",
             io_manager_key="parquet_io_manager",
-            metadata={"dagster/column_schema": table_schema(TICKET_REJECTS)},
+            metadata={"dagster/column_schema": table_schema(ASSETS["ticket_rejects"])},
             kinds={"polars", "parquet"},
-            **EACH_ASSET,
+            owners=OWNERS,
+            freshness_policy=FRESHNESS,
         ),
     },
-    check_specs=checks.INGEST_SPECS,
+    check_specs=INGEST_SPECS,
     group_name="ingest",
-    **SHELL,
+    partitions_def=daily_partitions,
+    backfill_policy=backfill_policy(),
+    retry_policy=STEP_RETRY,
+    pool=STORAGE_POOL,
 )
-def ingest(context: dg.AssetExecutionContext, config: IngestConfig, parquet_io_manager: dg.ResourceParam[ParquetIOManager]):
+def ingest(context: dg.AssetExecutionContext, config: IngestConfig, lake: Lake):
     """Reads every landing file of each day in the run; every input row lands in exactly one of the two."""
+    roots = lake.roots()
     with tempfile.TemporaryDirectory(prefix="sentiment-landing-") as spool:
-        run = DailyIngest(context.partition_keys, storage.landing_root(), datetime.now(UTC), Path(spool))
+        run = DayRangeIngest(context.partition_keys, roots.landing_root, datetime.now(UTC), Path(spool), lake.s3_client())
         yield dg.Output(run.tickets(), "ticket")  # streamed into the writer day by day first
         yield dg.Output(run.rejects(), "ticket_rejects")
-    yield from checks.ticket_results(
-        parquet_io_manager.resolved_root(),
+    yield from ticket_results(
+        roots.storage_root,
         context.partition_keys,
         input_rows={key: day.input_rows for key, day in run.done.items()},
         row_rejects={key: day.row_rejects for key, day in run.done.items()},

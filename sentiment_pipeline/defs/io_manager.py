@@ -14,6 +14,7 @@ import polars as pl
 from pydantic import Field, PrivateAttr
 
 from sentiment_pipeline import __version__, storage
+from sentiment_pipeline.defs.lake import Lake
 
 LINEAGE_KEY = "sentiment_pipeline.lineage"
 STALE_STAGE_SECONDS = 3600
@@ -71,21 +72,19 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     over the requested upstream days, with a ``partition_date`` column.
     """
 
-    root: str | None = Field(
-        default=None,
-        description="Local folder or s3://bucket/prefix; defaults to SENTIMENT_STORAGE_ROOT (./data).",
-    )
+    lake: Lake  # the storage root, and the S3 client the writes go through
     compression: str = Field(default="snappy", description="Parquet codec: snappy, zstd, lz4, gzip, uncompressed.")
 
     _loaded: dict[str, dict[str, list[str]]] = PrivateAttr(default_factory=dict)
 
     def resolved_root(self) -> str:
-        return storage.normalise_root(self.root) if self.root else storage.storage_root()
+        return self.lake.roots().storage_root
 
     def handle_output(self, context: dg.OutputContext, obj: Frame | Mapping[str, Frame]):
         asset = _asset_name(context)
         frames = _frames_by_partition(asset, context.asset_partition_keys, obj)
         root = self.resolved_root()
+        client = self.lake.s3_client()
         upstream = self._loaded.pop(context.step_key, {})
         rows = size = columns = 0
         uris = []
@@ -101,15 +100,15 @@ class ParquetIOManager(dg.ConfigurableIOManager):
                 "source_files": [*partition.source_files, *upstream.get(partition_key, [])],
             }
             written_rows, written_bytes = storage.write_parquet(
-                partition.frame, uri, compression=self.compression, metadata={LINEAGE_KEY: json.dumps(lineage)}
+                partition.frame, uri, compression=self.compression, metadata={LINEAGE_KEY: json.dumps(lineage)}, client=client
             )
-            _remove_strays(storage.partition_dir(root, asset, partition_key), keep=uri)
+            _remove_strays(storage.partition_dir(root, asset, partition_key), keep=uri, client=client)
             rows += written_rows
             size += written_bytes
             columns = max(columns, len(partition.frame.collect_schema()))
             uris.append(uri)
             context.log.info(f"wrote {written_rows} rows of {asset} to {uri}")
-        storage.mark_changed(root, asset, f"run {context.run_id}: {len(uris)} partition(s)")
+        storage.mark_changed(root, asset, f"run {context.run_id}: {len(uris)} partition(s)", client=client)
         context.add_output_metadata(
             {
                 "dagster/row_count": rows,
@@ -137,8 +136,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
 def _asset_name(context: dg.InputContext | dg.OutputContext) -> str:
     if not context.has_asset_key or not context.has_asset_partitions:
         raise dg.DagsterInvariantViolationError(
-            "ParquetIOManager stores daily-partitioned assets only; "
-            f"{context.get_identifier()} has no asset key or partitions"
+            f"ParquetIOManager stores daily-partitioned assets only; {context.get_identifier()} has no asset key or partitions"
         )
     return storage.check_asset_name("_".join(context.asset_key.path))
 
@@ -154,25 +152,25 @@ def _frames_by_partition(asset: str, partition_keys: list[str], obj: Frame | Map
         return {partition_keys[0]: obj}
     if not isinstance(obj, Mapping):
         raise dg.DagsterInvariantViolationError(
-            f"asset '{asset}' returned {type(obj).__name__}; expected a polars DataFrame or a "
-            "{partition_key: frame} mapping"
+            f"asset '{asset}' returned {type(obj).__name__}; expected a polars DataFrame or a {{partition_key: frame}} mapping"
         )
     if set(obj) != set(partition_keys):
         missing = sorted(set(partition_keys) - set(obj))
         extra = sorted(set(obj) - set(partition_keys))
         raise dg.DagsterInvariantViolationError(
-            f"asset '{asset}' returned frames that do not match the run's partitions "
-            f"(missing: {missing[:5]}, not in this run: {extra[:5]})"
+            f"asset '{asset}' returned frames that do not match the run's partitions (missing: {missing[:5]}, not in this run: {extra[:5]})"
         )
     return obj
 
 
 def storage_size(root: str, asset: str) -> int:
     """Bytes the asset holds in storage over all its days (one listing), so growth plots in the UI."""
-    return sum(info.size or 0 for info in storage.list_files(storage.join(root, asset), recursive=True) if info.base_name.endswith(".parquet"))
+    return sum(
+        info.size or 0 for info in storage.list_files(storage.join(root, asset), recursive=True) if info.base_name.endswith(".parquet")
+    )
 
 
-def _remove_strays(partition_dir: str, keep: str) -> None:
+def _remove_strays(partition_dir: str, keep: str, client) -> None:
     """Keep exactly one object per partition, even if an older layout left others, and drop
     the staging files of writes killed before their rename (readers never see them: hidden
     names). A stage younger than an hour may be another run's write in progress: kept."""
@@ -181,7 +179,11 @@ def _remove_strays(partition_dir: str, keep: str) -> None:
         storage.uri_of(partition_dir, info.path)
         for info in storage.list_files(partition_dir)
         if (info.base_name.endswith(".parquet") and storage.uri_of(partition_dir, info.path) != keep)
-        or (info.base_name.startswith(".") and info.base_name.endswith(".tmp") and info.mtime_ns is not None
-            and info.mtime_ns / 1e9 < stale_before)
+        or (
+            info.base_name.startswith(".")
+            and info.base_name.endswith(".tmp")
+            and info.mtime_ns is not None
+            and info.mtime_ns / 1e9 < stale_before
+        )
     ]
-    storage.delete(strays)
+    storage.delete(strays, client=client)

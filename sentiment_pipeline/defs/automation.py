@@ -4,12 +4,13 @@ sensor that runs a day again when its landing folder changes."""
 import hashlib
 import json
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 
 from sentiment_pipeline import storage
-from sentiment_pipeline.shell import daily_partitions
+from sentiment_pipeline.defs.lake import Lake
+from sentiment_pipeline.defs.partitions import daily_partitions
 
 daily_pipeline = dg.define_asset_job(
     "daily_pipeline",
@@ -46,7 +47,7 @@ Files = list[tuple[str, int, int]]  # (name, size, mtime in ns) of the exports o
         "Today's folder runs once the day has ended, when its partition exists."
     ),
 )
-def landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+def landing_sensor(context: dg.SensorEvaluationContext, lake: Lake) -> dg.SensorResult:
     """One recursive listing of the landing root per tick (one paginated ListObjects on S3),
     and no file read: a day is identified by the digest of its files' (name, size, mtime).
 
@@ -56,14 +57,12 @@ def landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     gone leaves the cursor and is not run: there is nothing to ingest, and a run would empty it.
     Writers of a local landing folder should write under a '.' name and rename when done.
     """
-    root = storage.landing_root()
+    root = lake.roots().landing_root
     seen = json.loads(context.cursor) if context.cursor else {}
     days = _valid_days(_landing_files(root), context.log)
     current = {day: _digest(files) for day, files in days.items()}
     requests = [
-        dg.RunRequest(partition_key=day, run_key=f"{day}:{digest}")
-        for day, digest in sorted(current.items())
-        if seen.get(day) != digest
+        dg.RunRequest(partition_key=day, run_key=f"{day}:{digest}") for day, digest in sorted(current.items()) if seen.get(day) != digest
     ]
     cursor = json.dumps(current, separators=(",", ":"), sort_keys=True)
     if not requests:
@@ -96,7 +95,7 @@ def _valid_days(folders: dict[str, Files], log) -> dict[str, Files]:
     for it would be refused), and the first tick after that picks it up.
     """
     first = daily_partitions.start.date()
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     days = {}
     for folder, files in folders.items():
         try:

@@ -1,25 +1,16 @@
-"""Dagster shell around ``aggregates``: the three DuckDB-computed analyst tables."""
+"""The analytics steps: the three DuckDB-computed analyst tables (core: ``sentiment_pipeline.aggregates``)."""
 
 import dagster as dg
 import polars as pl
-from pydantic import Field
+from dagster_duckdb import DuckDBResource
 
-from sentiment_pipeline import aggregates, checks, storage
-from sentiment_pipeline.io_manager import LazyPartitions, ParquetIOManager
-from sentiment_pipeline.shell import EACH_ASSET, SHELL, markdown_preview, table_schema
-
-
-class DuckDB(dg.ConfigurableResource):
-    """In-memory DuckDB connections (no database file, so concurrent runs never contend for
-    a lock) that never download an extension; tuned for a small machine by default."""
-
-    threads: int | None = Field(default=None, description="worker threads; default: all cores")
-    memory_limit: str | None = Field(default="2GB", description="e.g. 2GB; spills to temp_directory beyond it")
-    temp_directory: str | None = Field(default=None, description="where DuckDB spills; default: its own")
-
-    def connect(self):
-        return storage.duckdb_connection(self.threads, self.memory_limit, self.temp_directory)
-
+from sentiment_pipeline import aggregates
+from sentiment_pipeline.defs.analytics.checks import adds_up_result, adds_up_spec
+from sentiment_pipeline.defs.io_manager import LazyPartitions
+from sentiment_pipeline.defs.lake import Lake
+from sentiment_pipeline.defs.metadata import markdown_preview, table_schema
+from sentiment_pipeline.defs.partitions import FRESHNESS, OWNERS, STEP_RETRY, STORAGE_POOL, backfill_policy, daily_partitions
+from sentiment_pipeline.schemas import AGGREGATES
 
 DESCRIPTIONS = {
     "daily_sentiment_summary": (
@@ -57,20 +48,24 @@ def analytics_asset(table: str) -> dg.AssetsDefinition:
         name=table,
         description=DESCRIPTIONS[table],
         deps=list(aggregates.INPUTS[table]),
-        io_manager_key="parquet_io_manager",
+        metadata={"dagster/column_schema": table_schema(AGGREGATES[table])},
+        check_specs=[adds_up_spec(table)],
         group_name="analytics",
         kinds={"duckdb", "parquet"},
-        **EACH_ASSET,
-        metadata={"dagster/column_schema": table_schema(aggregates.SCHEMAS[table])},
-        check_specs=[checks.adds_up_spec(table)],
-        **SHELL,
+        io_manager_key="parquet_io_manager",
+        partitions_def=daily_partitions,
+        backfill_policy=backfill_policy(),
+        retry_policy=STEP_RETRY,
+        pool=STORAGE_POOL,
+        owners=OWNERS,
+        freshness_policy=FRESHNESS,
     )
-    def compute_table(context: dg.AssetExecutionContext, duckdb: DuckDB, parquet_io_manager: dg.ResourceParam[ParquetIOManager]):
-        root = parquet_io_manager.resolved_root()
+    def compute_table(context: dg.AssetExecutionContext, duckdb: DuckDBResource, lake: Lake):
+        root = lake.roots().storage_root
         days: list[pl.DataFrame] = []
 
         def compute(key: str) -> pl.DataFrame:
-            with duckdb.connect() as connection:
+            with duckdb.get_connection() as connection:
                 frame = aggregates.aggregate(connection, table, root, key)
             days.append(frame)
             return frame
@@ -80,9 +75,9 @@ def analytics_asset(table: str) -> dg.AssetsDefinition:
             return {**headline(table, combined), "preview": markdown_preview(combined)}
 
         yield dg.Output(LazyPartitions(context.partition_keys, compute, summary))
-        yield checks.adds_up_result(root, table, context.partition_keys)
+        yield adds_up_result(root, table, context.partition_keys)
 
     return compute_table
 
 
-analytics = [analytics_asset(table) for table in aggregates.SCHEMAS]
+analytics = [analytics_asset(table) for table in AGGREGATES]

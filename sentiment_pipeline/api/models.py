@@ -1,0 +1,70 @@
+"""The response models of the OpenAPI document (routes send pre-rendered bodies; these describe them)."""
+
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from sentiment_pipeline.api.nlq import Interpretation
+from sentiment_pipeline.api.render import MEDIA_TYPES, Format
+
+
+class Question(BaseModel):
+    question: str = Field(min_length=1, max_length=500, examples=["negative tickets about Acme Router X2 last week by channel"])
+
+
+class Rows(BaseModel):
+    count: int
+    rows: list[dict[str, Any]]
+
+
+class Answer(Rows):
+    question: str
+    interpreted: Interpretation
+
+
+class Table(BaseModel):
+    name: str
+    columns: dict[str, str]
+    filters: list[str]
+    rows: int
+    first_date: date | None
+    last_date: date | None
+    last_update: str | None
+
+
+class Tables(BaseModel):
+    tables: list[Table]
+
+
+class Ticket(BaseModel):
+    partition: date
+    ticket: dict[str, Any]
+    sentiment: dict[str, Any] | None
+    entities: list[dict[str, Any]]
+    custom_fields: dict[str, Any] | None = Field(None, description="only with custom_fields=true")
+
+
+class Report(BaseModel):
+    date: date
+    headline: dict[str, Any] | None
+    top_negative_products: list[dict[str, Any]]
+    top_entities: list[dict[str, Any]]
+    busiest_agents: list[dict[str, Any]]
+
+
+class Storage(BaseModel):
+    root: str
+    reachable: bool
+    detail: str | None
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+    storage: Storage
+
+
+def answers(model: type[BaseModel], *formats: Format) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI 200 response: ``model`` as JSON, and the other formats the route renders."""
+    return {200: {"model": model, "content": {MEDIA_TYPES[f]: {} for f in formats}}}

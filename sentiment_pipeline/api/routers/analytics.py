@@ -1,0 +1,74 @@
+"""``/v1/analytics/sentiment``, ``/v1/reports/daily`` and ``/v1/nlq``: the aggregate questions."""
+
+import json
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import Response
+
+from sentiment_pipeline.api.deps import Caller, End, Fmt, Start, State, caller
+from sentiment_pipeline.api.errors import ERRORS
+from sentiment_pipeline.api.masking import mask_value
+from sentiment_pipeline.api.models import Answer, Question, Report, Rows, answers
+from sentiment_pipeline.api.nlq import interpret
+from sentiment_pipeline.api.reads import DateRange
+from sentiment_pipeline.api.render import frame_response
+
+router = APIRouter(
+    prefix="/v1", tags=["analytics"], dependencies=[Depends(caller)], responses=ERRORS
+)  # no /v1 route can skip the key check
+
+
+@router.get(
+    "/analytics/sentiment",
+    responses=answers(Rows, "csv", "parquet"),
+    summary="Tickets, avg compound, label counts and share negative per day, channel or product",
+)
+def analytics(
+    state: State,
+    key: Caller,
+    start: Start = None,
+    end: End = None,
+    group_by: Annotated[Literal["day", "channel", "product"], Query()] = "day",
+    product: Annotated[str | None, Query(max_length=200)] = None,
+    channel: Annotated[str | None, Query(max_length=50)] = None,
+    fmt: Fmt = "json",
+) -> Response:
+    days = DateRange.parse(start, end)
+    parts = ("analytics", days, group_by, product, channel)
+    return state.cached(
+        parts,
+        ("daily_sentiment_summary",),
+        key,
+        fmt,
+        lambda: frame_response(state.reader.sentiment(days, group_by, product, channel), key, fmt),
+    )
+
+
+@router.get(
+    "/reports/daily", responses=answers(Report), summary="One day's headline numbers, top negative products, top entities, busiest agents"
+)
+def daily(
+    state: State, key: Caller, day: Annotated[str, Query(alias="date", description="YYYY-MM-DD", json_schema_extra={"format": "date"})]
+) -> Response:
+    when = DateRange.parse(day, day).start
+
+    def build() -> bytes:
+        report = jsonable_encoder(state.reader.daily_report(when))
+        return json.dumps(report if "pii" in key.scopes else mask_value(report)).encode()
+
+    return state.cached(("daily", when), ("daily_sentiment_summary", "daily_entity_mentions", "daily_agent_summary"), key, "json", build)
+
+
+@router.post("/nlq", responses=answers(Answer), summary="A plain-English question, answered with the structured query it was read as")
+def nlq(state: State, key: Caller, body: Question) -> Response:
+    query = interpret(body.question, today=date.today())
+    days = DateRange.parse(query.start, query.end)
+
+    def build() -> bytes:
+        frame = state.reader.sentiment(days, query.group_by, query.product, query.channel, query.label)
+        return frame_response(frame, key, "json", {"question": body.question, "interpreted": query.as_dict()})
+
+    return state.cached(("nlq", query), ("daily_sentiment_summary",), key, "json", build)

@@ -1,0 +1,1 @@
+"""Stage 3: the DuckDB-computed analyst tables."""

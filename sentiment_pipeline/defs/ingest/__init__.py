@@ -1,0 +1,1 @@
+"""Stage 1: landing files -> ``ticket`` and ``ticket_rejects``."""

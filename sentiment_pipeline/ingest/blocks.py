@@ -1,0 +1,134 @@
+"""Blocks of rows as the readers hand them on, the reader's own column names, block sizes, and the
+helpers the readers share (decoding, reserved names, a rejected row's text)."""
+
+from __future__ import annotations
+
+import codecs
+import struct
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+import polars as pl
+import polars.selectors as cs
+import pyarrow as pa
+
+ROW = "__row"  # row number within its file, from 1
+RAW = "__raw"  # the row as written (JSON inputs carry it; CSV rebuilds it for rejects only)
+PROBLEM = "__problem"  # a structural fault found while reading (bad JSON line, ...)
+JUDGED = ("__id", "__created", "__resolved", "__csat")  # a block's judged canonical values
+INTERNAL = (ROW, RAW, PROBLEM, *JUDGED)  # the reader's own columns: an input column so named is renamed
+BLOCK_BYTES = 2 << 20  # a CSV file is read, checked and written this much at a time
+WIDE_BLOCK_COLUMNS = 400  # a CSV file's blocks get BLOCK_BYTES per this many columns ...
+WIDE_BLOCK_MAX = 2  # ... up to this many times
+PENDING_LIMIT_BYTES = 4 * WIDE_BLOCK_MAX * BLOCK_BYTES  # no row end found in this much: the stdlib reader takes the rest
+PARSE_BLOCK_BYTES = 4 << 20  # pyarrow's structure check parses blocks of this size
+ROW_BY_ROW_CELLS = 2_000_000  # the stdlib reader hands on blocks of about this many fields
+BROKEN = {ROW: pl.UInt32, "reason": pl.String, "raw": pl.String}
+
+
+class UnreadableFile(Exception):
+    """The whole file cannot be read; the message says why, for a person."""
+
+
+@dataclass
+class Block:
+    """Consecutive rows of one file: the whole ones as text columns, and the broken ones."""
+
+    rows: pl.DataFrame  # ROW + the file's columns, all String (JSON tags may be a list)
+    broken: pl.DataFrame  # ROW, reason, raw: rows whose structure is wrong
+    records: int  # input rows (a blank line is not a row)
+    first_row: int
+    next_row: int  # the number the next block starts at
+    lines: bytes | None = None  # CSV read by polars: the block's text, when row N is its line N - first_row
+    delimiter: str | None = None  # CSV only: to rebuild a rejected row's text
+
+    def raw_text(self, numbers: list[int]) -> pl.DataFrame:
+        """ROW, raw: the given rows as written (JSON records carry it; CSV gives its line back or
+        joins the fields into CSV text again when rows span lines)."""
+        schema = {ROW: pl.UInt32, "raw": pl.String}
+        if self.lines is not None:
+            found = _lines(self.lines, [n - self.first_row for n in numbers])
+            return pl.DataFrame({ROW: [n + self.first_row for n in found], "raw": list(found.values())}, schema=schema)
+        rows = self.rows.filter(pl.col(ROW).is_in(pl.Series(numbers, dtype=pl.UInt32).implode()))
+        if self.delimiter is None:
+            return rows.select(ROW, pl.col(RAW).alias("raw"))
+        columns = [c for c in rows.columns if c != ROW]
+        return rows.select(ROW, _csv_text(columns, self.delimiter).alias("raw"))
+
+
+@dataclass
+class Source:
+    """One readable landing file: its column names, and its rows block by block."""
+
+    uri: str
+    columns: list[str]
+    blocks: Callable[[], Iterator[Block]]
+    notes: list[str] = field(default_factory=list)
+
+
+# --- shared by the readers ------------------------------------------------------------------
+
+
+def _decoded(raw: bytes, uri: str, notes: list[str]) -> bytes:
+    """UTF-8 bytes without a BOM; bytes that are not UTF-8 are read as Windows-1252 (noted once)."""
+    if _is_utf8(raw):
+        return raw[3:] if raw.startswith(codecs.BOM_UTF8) else raw
+    note = f"{PurePosixPath(uri).name}: not valid UTF-8; decoded as Windows-1252"
+    if note not in notes:
+        notes.append(note)
+    return raw.decode("cp1252", errors="replace").encode("utf-8")
+
+
+def _is_utf8(content: bytes) -> bool:
+    """Arrow's vectorised UTF-8 check: milliseconds for 100 MB, and no Python str is built."""
+    offsets = pa.py_buffer(struct.pack("<qq", 0, len(content)))
+    as_text = pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, pa.py_buffer(content)])
+    try:
+        as_text.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
+def _not_internal(name: str, notes: list[str] | None = None, uri: str = "") -> str:
+    if name not in INTERNAL:
+        return name
+    if notes is not None:
+        notes.append(f"{PurePosixPath(uri).name}: column '{name}' kept as '{name}_custom' (the name is reserved)")
+    return f"{name}_custom"
+
+
+def _lines(data: bytes, numbers: list[int]) -> dict[int, str]:
+    """Lines ``numbers`` of ``data`` (the first line is 0), without their line ending."""
+    wanted = iter(sorted(set(numbers)))
+    target = next(wanted, None)
+    found: dict[int, str] = {}
+    start = line = 0
+    while target is not None:
+        end = data.find(b"\n", start)
+        if line == target:
+            found[line] = data[start : None if end == -1 else end].rstrip(b"\r").decode("utf-8")
+            target = next(wanted, None)
+        if end == -1:
+            break
+        start, line = end + 1, line + 1
+    return found
+
+
+def _csv_text(columns: list[str], delimiter: str) -> pl.Expr:
+    """Columns joined back into one CSV line, quoting fields the way a CSV writer would."""
+    fields = []
+    for column in columns:
+        value = _input_column(column).fill_null("")
+        needs_quotes = value.str.contains(f'[{delimiter}"\\r\\n]')
+        fields.append(pl.when(needs_quotes).then(pl.format('"{}"', value.str.replace_all('"', '""', literal=True))).otherwise(value))
+    return pl.concat_str(fields, separator=delimiter)
+
+
+def _input_column(name: str) -> pl.Expr:
+    """The input column called ``name``, literally: ``pl.col`` reads "*" as every column and
+    "^...$" as a regular expression, and an export may well have such a header."""
+    if name == "*" or (name.startswith("^") and name.endswith("$")):
+        return cs.by_name(name).as_expr()
+    return pl.col(name)
