@@ -32,6 +32,11 @@ def main(argv: list[str] | None = None) -> None:
     key_commands.add_parser("list", help="names, scopes and dates (never the keys)")
     revoke = key_commands.add_parser("revoke", help="stop a key from working")
     revoke.add_argument("--name", required=True)
+    sources = commands.add_parser("sources", help="check a sources file (SENTIMENT_SOURCES) against sample exports")
+    source_commands = sources.add_subparsers(dest="action", required=True)
+    check = source_commands.add_parser("check", help="validate FILE; show which profile each landing file matches and how it maps")
+    check.add_argument("file", type=Path, help="the sources TOML file")
+    check.add_argument("landing_files", type=Path, nargs="*", metavar="LANDING_FILE", help="sample exports to try it on")
     args = parser.parse_args(argv)
     if args.command == "serve":
         import uvicorn
@@ -41,6 +46,8 @@ def main(argv: list[str] | None = None) -> None:
         uvicorn.run(create_app(), host=args.host, port=args.port)
     elif args.command == "api-key":
         manage_keys(parser, args)
+    elif args.command == "sources":
+        sys.exit(check_sources(args.file, args.landing_files))
     elif args.command == "generate-sample":
         if args.days < 1 or args.rows_per_day < 0 or args.extra_cols < 0:
             parser.error("--days must be at least 1; --rows-per-day and --extra-cols not negative")
@@ -56,6 +63,38 @@ def main(argv: list[str] | None = None) -> None:
         written = sample.generate(spec)
         days = sorted({p.parent.name for p in written})
         print(f"wrote {len(written)} files for {days[0]}...{days[-1]} under {args.out}")
+
+
+def check_sources(file: Path, landing_files: list[Path]) -> int:
+    """Print what the sources file defines and, per sample file, the profile it matches, how
+    its columns map, and what an ingest of it alone gives; 1 if the sources file is broken."""
+    from datetime import UTC, datetime
+
+    from sentiment_pipeline.ingest import LandingFile, ingest_day
+    from sentiment_pipeline.ingest.sources import BUILT_IN, SourcesFileError, load_profiles
+
+    try:
+        profiles = load_profiles(file)
+    except SourcesFileError as error:
+        print(error, file=sys.stderr)
+        return 1
+    built_in = {p.name for p in BUILT_IN}
+    own = [p.name for p in profiles if p.name not in built_in]
+    adjusted = [p.name for p in profiles if p.name in built_in and p.origin == "sources file"]
+    print(f"{file}: OK. Own profiles: {', '.join(own) or 'none'}; built-in profiles adjusted: {', '.join(adjusted) or 'none'}.")
+    for path in landing_files:
+        day = ingest_day([LandingFile(str(path), path=str(path))], datetime.now(UTC), profiles)
+        outcome = day.outcome()
+        print(f"\n{path}")
+        for summary in outcome.sources:
+            print(f"  profile: {summary['profile']}")
+            print(f"  columns: {summary.get('mapped', '')}")
+            if "date order" in summary:
+                print(f"  dates:   {summary['date order']}")
+            print(f"  rows: {summary['rows']}, tickets: {summary['tickets']}, rejects: {summary['rejects']}")
+        for reason in outcome.rejects.get_column("reason").unique(maintain_order=True).head(5):
+            print(f"  reject:  {reason}")
+    return 0
 
 
 def manage_keys(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:

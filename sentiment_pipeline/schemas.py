@@ -6,6 +6,8 @@ from __future__ import annotations
 import polars as pl
 
 UTC_TIMESTAMP = pl.Datetime("us", "UTC")
+# A ticket's conversation after its opening message, oldest first (empty when the source has none).
+COMMENTS = pl.List(pl.Struct({"created_at": UTC_TIMESTAMP, "author": pl.String(), "text": pl.String()}))
 
 # Canonical ticket columns, in order, with the lower-case input headers that map to each
 # (the canonical name itself first; matching is case-insensitive).
@@ -15,15 +17,19 @@ TICKET_CANONICAL: dict[str, pl.DataType] = {
     "subject": pl.String(),
     "body": pl.String(),
     "channel": pl.String(),
+    "channel_raw": pl.String(),
     "product": pl.String(),
     "customer_id": pl.String(),
     "agent_id": pl.String(),
     "status": pl.String(),
     "priority": pl.String(),
+    "priority_raw": pl.String(),
     "resolved_at": UTC_TIMESTAMP,
     "csat": pl.Int8(),
     "tags": pl.List(pl.String()),
+    "comments": COMMENTS,
 }
+DERIVED = ("channel_raw", "priority_raw", "comments")  # filled by the ingest, never read from an input header
 TICKET_ALIASES: dict[str, tuple[str, ...]] = {
     "ticket_id": ("ticket_id", "id", "ticket_number"),
     "created_at": ("created_at", "created", "created_date", "timestamp"),
@@ -109,12 +115,15 @@ DESCRIPTIONS: dict[str, str] = {
     "created_at": "Creation time in UTC (no zone in the input means UTC; a date alone means midnight).",
     "subject": "Ticket subject.",
     "body": "Ticket text (from body, description, message or text).",
-    "channel": "Channel the ticket came through (email, chat, ...).",
+    "channel": "Channel, normalised: email, chat, phone, web, social, api or other.",
+    "channel_raw": "Channel as the source wrote it (e.g. Zendesk 'voice', Freshdesk 'Portal').",
     "product": "Product named on the ticket.",
     "customer_id": "Customer id (string).",
     "agent_id": "Assigned agent id (string).",
     "status": "Ticket status as exported.",
-    "priority": "Ticket priority as exported.",
+    "priority": "Priority, normalised: low, normal, high or urgent (null when the source's value is unknown).",
+    "priority_raw": "Priority as the source wrote it (e.g. Jira 'Highest', ServiceNow '1 - Critical').",
+    "comments": "The conversation after the opening message: a list of {created_at (UTC), author, text}, oldest first.",
     "resolved_at": "Resolution time in UTC, if resolved.",
     "csat": "Customer satisfaction, an integer 1..5, if given.",
     "tags": "Tags (';'-separated in CSV, a list in JSON).",

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 import polars as pl
 
 from sentiment_pipeline import storage
-from sentiment_pipeline.schemas import AGGREGATES, SENTIMENT_LABELS
+from sentiment_pipeline.schemas import AGGREGATES, SENTIMENT_LABELS, TICKET_CANONICAL
 
 TABLES = tuple(AGGREGATES)
 MIRRORED = ("daily_sentiment_summary", "daily_agent_summary")  # small enough to hold in memory
@@ -18,21 +18,7 @@ FILTERABLE = {name: [c for c, t in schema.items() if t == pl.String] for name, s
 MAX_LIMIT = 10_000
 MAX_RANGE_DAYS = 366 * 3
 GROUPINGS = {"day": "date", "channel": "channel", "product": "product"}
-TICKET_FIELDS = [
-    "ticket_id",
-    "created_at",
-    "subject",
-    "body",
-    "channel",
-    "product",
-    "customer_id",
-    "agent_id",
-    "status",
-    "priority",
-    "resolved_at",
-    "csat",
-    "tags",
-]
+TICKET_FIELDS = list(TICKET_CANONICAL)  # what a ticket shows; custom fields only when asked for
 
 
 class BadRequest(ValueError):

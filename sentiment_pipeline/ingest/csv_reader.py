@@ -50,6 +50,7 @@ class CsvFile:
     header: bytes  # the header line as UTF-8 with a line end: polars reads each block under it
     header_bytes: int  # bytes before the first row (BOM, header line and its end)
     names: list[str]
+    headers: list[str]  # the header as written (trimmed; repeats kept), one per name
     delimiter: str
     row_by_row: bool  # the header itself needs the stdlib reader (a quoted line break)
     notes: list[str]
@@ -76,13 +77,14 @@ class CsvFile:
             header=text + b"\n",
             header_bytes=bom + len(first_line) + line_end,
             names=_header_names(header, notes, uri),
+            headers=[h.strip() for h in header],
             delimiter=delimiter,
             row_by_row=row_by_row,
             notes=notes,
         )
 
     def source(self) -> Source:
-        return Source(self.uri, self.names, self.blocks, self.notes)
+        return Source(self.uri, self.names, self.blocks, self.notes, headers=self.headers)
 
     def blocks(self) -> Iterator[Block]:
         with self.opener() as stream:

@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import polars as pl
 from polars.io.plugins import register_io_source
 
-from sentiment_pipeline.ingest.blocks import JUDGED, ROW, Source, UnreadableFile
+from sentiment_pipeline.ingest.blocks import JUDGED, PROBLEM, RAW, ROW, Block, Source, UnreadableFile
 from sentiment_pipeline.ingest.files import LandingFile, open_source
-from sentiment_pipeline.ingest.rules import (
-    FirstSeen,
-    _csat_ok,
-    _custom_names,
-    _present,
-    _row_rejects,
-    _tags,
-    canonical_names,
-    judge,
-)
-from sentiment_pipeline.schemas import (
-    TICKET_CANONICAL,
-    TICKET_LINEAGE,
-    TICKET_REJECTS,
-    UTC_TIMESTAMP,
-)
+from sentiment_pipeline.ingest.rules import FirstSeen, _csat_ok, _custom_names, _present, _row_rejects, judge, plan_for
+from sentiment_pipeline.ingest.sources import BUILT_IN, Plan, SourceProfile, numeric_order, order_matters, vocabulary
+from sentiment_pipeline.schemas import COMMENTS, TICKET_CANONICAL, TICKET_LINEAGE, TICKET_REJECTS, UTC_TIMESTAMP
 
 RAW_PREVIEW_CHARS = 1_000
 
@@ -39,6 +26,7 @@ class DayOutcome:
     input_rows: int
     files: list[str]
     notes: list[str]
+    sources: list[dict]  # per readable file: file, profile, columns mapped, rows, tickets, rejects
 
     @property
     def row_rejects(self) -> int:
@@ -55,7 +43,7 @@ class DayIngest:
     the day through without keeping the tickets.
     """
 
-    def __init__(self, files: list[LandingFile], ingested_at: datetime):
+    def __init__(self, files: list[LandingFile], ingested_at: datetime, profiles: Sequence[SourceProfile] = BUILT_IN):
         ordered = sorted(files, key=lambda f: (f.name, f.uri))
         self.files = [f.uri for f in ordered]
         self._stamp = pl.lit(ingested_at, dtype=UTC_TIMESTAMP)
@@ -63,7 +51,7 @@ class DayIngest:
         self._file_rejects = []
         for landing in ordered:
             try:
-                self._sources.append(open_source(landing))
+                self._sources.append(open_source(landing, profiles))
             except UnreadableFile as problem:
                 with landing.open() as stream:
                     preview = stream.read(RAW_PREVIEW_CHARS)
@@ -119,13 +107,22 @@ class DayIngest:
     def _stream(self) -> Iterator[pl.DataFrame]:
         """Typed tickets block by block; at the end, the day's rejects and counts."""
         first_seen = FirstSeen()
-        rejects, input_rows, yielded = [], 0, False
+        rejects, input_rows, yielded, summaries = [], 0, False, []
         for source in self._sources:
-            mapping, custom = canonical_names(source.columns)
-            shape = None
+            plan = shape = None
+            summary = {
+                "file": source.uri,
+                "profile": source.profile.name if source.profile else "none (canonical layout)",
+                "rows": 0,
+                "tickets": 0,
+            }
+            summaries.append(summary)
             for block in source.blocks():
                 input_rows += block.records
-                judged = judge(block.rows, mapping)
+                summary["rows"] += block.records
+                if plan is None:
+                    plan = self._plan(source, block, summary)
+                judged = judge(block.rows, plan)
                 good = judged.filter(pl.col("__reason").is_null())
                 duplicates = first_seen.duplicates(good.select(ROW, "__id"), source.uri)
                 rejected = pl.concat([judged.filter(pl.col("__reason").is_not_null()).select(ROW, "__id", "__reason"), duplicates])
@@ -133,9 +130,11 @@ class DayIngest:
                 if duplicates.height:
                     good = good.join(duplicates.select(ROW), on=ROW, how="anti", maintain_order="left")
                 if good.height:
-                    shape = shape or self._shape(source.uri, mapping, custom, block.rows.schema)
+                    shape = shape or self._shape(source, plan, block.rows.schema)
                     yielded = True
+                    summary["tickets"] += good.height
                     yield shape(block.rows, good)
+            summary["rejects"] = summary["rows"] - summary["tickets"]
         if not yielded:
             yield pl.DataFrame(schema=self._schema)
         schema = {k: v for k, v in TICKET_REJECTS.items() if k != "ingested_at"}
@@ -146,37 +145,62 @@ class DayIngest:
             input_rows=input_rows,
             files=self.files,
             notes=[note for source in self._sources for note in source.notes],
+            sources=summaries,
         )
 
-    def _shape(self, uri: str, mapping: dict[str, str], custom: list[str], read: pl.Schema):
+    @staticmethod
+    def _plan(source: Source, first: Block, summary: dict) -> Plan:
+        """The file's plan; numeric dates (6/21/2025) are read in the order its first block
+        shows (a number above 12 settles it), else in the profile's default order, noted."""
+        profile, day_first = source.profile, False
+        if profile is not None and order_matters(profile):
+            probe = plan_for(source)
+            values = [probe.values[c] for c in ("created_at", "resolved_at") if c in probe.values]
+            seen, found = numeric_order(first.rows.select(values).get_columns()) if values else (False, None)
+            day_first = profile.day_first if found is None else found
+            if seen:
+                order = "day first" if day_first else "month first"
+                summary["date order"] = order if found is not None else f"{order} (assumed: no date in the file settles it)"
+        plan = plan_for(source, day_first)
+        summary["mapped"] = ", ".join(f"{column} -> {canonical}" for column, canonical in plan.mapped) or "by header name"
+        return plan
+
+    def _shape(self, source: Source, plan: Plan, read: pl.Schema):
         """For a file (read as ``read``): its whole rows and their judged canonical values ->
         the day's ticket columns, typed, in order.
 
         Custom text columns pass through as they are (no per-column work); the typed columns
         are computed on a narrow frame: polars' per-operation cost grows with the width.
         """
-        source_of = {name: source for source, name in {**mapping, **{c: self._custom_names[c.lower()] for c in custom}}.items()}
+        custom = [c for c in source.columns if c not in plan.used and c not in (ROW, RAW, PROBLEM)]
+        source_of = {self._custom_names[c.lower()]: c for c in custom}
+        values = plan.values
+        channel, priority = values.get("channel"), values.get("priority")
         typed = {
             "ticket_id": pl.col("__id"),
             "created_at": pl.col("__created"),
             "resolved_at": pl.col("__resolved"),
             "csat": pl.when(_csat_ok(pl.col("__csat"))).then(pl.col("__csat").str.strip_chars().cast(pl.Int8)),
-            "tags": _tags(pl.col(source_of["tags"]), read[source_of["tags"]]) if "tags" in source_of else None,
-            "source_file": pl.lit(uri),
+            "tags": values.get("tags"),
+            "comments": _comments(values.get("comments")),
+            "channel": None if channel is None else vocabulary.channel(channel),
+            "channel_raw": None if channel is None or (source.profile and source.profile.channel) else _text(channel),
+            "priority": None if priority is None else vocabulary.priority(priority),
+            "priority_raw": None if priority is None else _text(priority),
+            "source_file": pl.lit(source.uri),
             "source_row": pl.col(ROW).cast(pl.Int64),
             "ingested_at": self._stamp,
         }
         computed = []
         for name, dtype in self._schema.items():
-            source = source_of.get(name)
             if typed.get(name) is not None:
                 computed.append(typed[name].alias(name))
-            elif source is None:
+            elif name in values:
+                computed.append(_text(values[name]).alias(name))
+            elif name not in source_of:  # a canonical column this file lacks, or another file's custom one
                 computed.append(pl.lit(None, dtype=dtype).alias(name))
-            elif name in TICKET_CANONICAL:
-                computed.append(pl.when(_present(pl.col(source))).then(pl.col(source)).alias(name))
-            elif read[source] != pl.String:
-                computed.append(pl.col(source).cast(pl.String).alias(name))
+            elif read[source_of[name]] != pl.String:
+                computed.append(pl.col(source_of[name]).cast(pl.String).alias(name))
         inputs = [ROW, *{e for c in computed for e in c.meta.root_names() if e not in (ROW, *JUDGED)}]
         names = self._schema.names()
         renamed = {name for name, source in source_of.items() if name != source}  # (an alias per column and block adds up)
@@ -194,6 +218,20 @@ class DayIngest:
         return shape
 
 
-def ingest_day(files: list[LandingFile], ingested_at: datetime) -> DayIngest:
-    """All landing files of one partition -> tickets (lazy, wide, streamed) and rejects."""
-    return DayIngest(list(files), ingested_at)
+def ingest_day(files: list[LandingFile], ingested_at: datetime, profiles: Sequence[SourceProfile] = BUILT_IN) -> DayIngest:
+    """All landing files of one partition -> tickets (lazy, wide, streamed) and rejects;
+    each file is matched against ``profiles`` (default: the built-in ones)."""
+    return DayIngest(list(files), ingested_at, profiles)
+
+
+def _text(value: pl.Expr) -> pl.Expr:
+    """A text value, blank as null."""
+    return pl.when(_present(value)).then(value)
+
+
+def _comments(comments: pl.Expr | None) -> pl.Expr:
+    """The comments as stored: {created_at, author, text}; an empty list when the file has none."""
+    if comments is None:
+        return pl.lit([], dtype=COMMENTS)
+    fields = [pl.element().struct.field(name) for name in ("created_at", "author", "text")]
+    return comments.list.eval(pl.struct(*fields)).cast(COMMENTS).fill_null(pl.lit([], dtype=COMMENTS))

@@ -23,7 +23,8 @@ from sentiment_pipeline.ingest.blocks import (
     _decoded,
 )
 from sentiment_pipeline.ingest.csv_reader import CsvFile
-from sentiment_pipeline.ingest.json_reader import _parse_json
+from sentiment_pipeline.ingest.json_reader import parse_json
+from sentiment_pipeline.ingest.sources import BUILT_IN, SourceProfile, match_csv
 
 READABLE_SUFFIXES = (".csv", ".json", ".jsonl", ".ndjson")
 
@@ -47,8 +48,9 @@ class LandingFile:
 # --- opening one file ---------------------------------------------------------------------
 
 
-def open_source(landing: LandingFile) -> Source:
-    """Dispatch on the file name; raises ``UnreadableFile`` for a file that cannot be read."""
+def open_source(landing: LandingFile, profiles: list[SourceProfile] = BUILT_IN) -> Source:
+    """Dispatch on the file name and match the file to a source profile; raises
+    ``UnreadableFile`` for a file that cannot be read."""
     name = landing.name.lower()
     opener: Callable[[], AbstractContextManager[BinaryIO]] = landing.open
     if name.endswith(".gz"):
@@ -63,16 +65,18 @@ def open_source(landing: LandingFile) -> Source:
             if not content or content.isspace():  # (strip() would copy a 100 MB file)
                 raise UnreadableFile("file is empty: no header and no rows")
             notes: list[str] = []
-            block = _parse_json(_decoded(content, landing.uri, notes).decode("utf-8"), lines=suffix != ".json")
+            block, profile, mapped = parse_json(_decoded(content, landing.uri, notes).decode("utf-8"), suffix != ".json", profiles)
             columns = [c for c in block.rows.columns if c not in (ROW, RAW)]
-            return Source(landing.uri, columns, lambda: iter([block]), notes)
+            return Source(landing.uri, columns, lambda: iter([block]), notes, profile=profile, mapped=mapped)
         head = stream.read(BLOCK_BYTES)
         while b"\n" not in head and (more := stream.read(BLOCK_BYTES)):  # the whole header line
             head += more
         rest = iter(lambda: stream.read(BLOCK_BYTES), b"")
         if (not head or head.isspace()) and all(piece.isspace() for piece in rest):
             raise UnreadableFile("file is empty: no header and no rows")
-    return CsvFile.open(landing.uri, opener, head).source()
+    source = CsvFile.open(landing.uri, opener, head).source()
+    source.profile = match_csv(source.headers, profiles)
+    return source
 
 
 def _gunzipped(landing: LandingFile) -> Callable[[], AbstractContextManager[BinaryIO]]:

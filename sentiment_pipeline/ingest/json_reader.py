@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import polars as pl
 
@@ -14,12 +15,18 @@ from sentiment_pipeline.ingest.blocks import (
     UnreadableFile,
     _not_internal,
 )
+from sentiment_pipeline.ingest.sources import BUILT_IN, SourceProfile, canonical_record, match_json
+from sentiment_pipeline.schemas import TICKET_CANONICAL
 
-# --- JSON ---------------------------------------------------------------------------------
+# Comments as a profile hands them on: their times still text, parsed with the file's rules.
+COMMENT_TEXTS = pl.List(pl.Struct({"created_at_text": pl.String, "author": pl.String, "text": pl.String}))
 
 
-def _parse_json(text: str, lines: bool) -> Block:
-    """JSON array (or an object holding one array) or JSON lines; nesting is flattened."""
+def parse_json(
+    text: str, lines: bool, profiles: Sequence[SourceProfile] = BUILT_IN
+) -> tuple[Block, SourceProfile | None, list[tuple[str, str]] | None]:
+    """JSON array (or an object holding one array) or JSON lines -> one block, the profile the
+    records matched (None: canonical layout) and the paths it mapped. Nesting is flattened."""
     records: list[tuple[int, object, str | None]] = []  # (row, value, problem)
     if lines:
         # Lines end at "\n" only: str.splitlines() would also split at U+2028, U+0085, ... which
@@ -32,12 +39,16 @@ def _parse_json(text: str, lines: bool) -> Block:
                 records.append((number, json.loads(line), None))
             except json.JSONDecodeError as error:
                 records.append((number, line, f"line is not valid JSON ({error.msg} at column {error.colno})"))
+        document: object = [value for _, value, problem in records if problem is None]
     else:
         try:
             document = json.loads(text)
         except json.JSONDecodeError as error:
             raise UnreadableFile(f"not valid JSON ({error.msg} at line {error.lineno} column {error.colno})") from error
-        items = _records_of(document)
+    matched = match_json(document, profiles)
+    profile = matched[0] if matched else None
+    if not lines:
+        items = matched[1] if matched else _records_of(document)
         records = [(number, item, None) for number, item in enumerate(items, start=1)]
     flat, broken = [], []
     for number, value, problem in records:
@@ -46,16 +57,22 @@ def _parse_json(text: str, lines: bool) -> Block:
             problem = f"row is a JSON {type(value).__name__}, not an object"
         if problem:
             broken.append({ROW: number, "reason": problem, "raw": raw})
-        else:
+        elif profile is None:
             flat.append({ROW: number, RAW: raw, **{_not_internal(k): v for k, v in _flatten(value).items()}})
+        else:
+            values, rest = canonical_record(profile, value)
+            custom = {(f"{k}_custom" if k in TICKET_CANONICAL else _not_internal(k)): v for k, v in _flatten(rest, tags=False).items()}
+            flat.append({ROW: number, RAW: raw, **values, **custom})
     schema = {ROW: pl.UInt32(), RAW: pl.String()}
     for record in flat:
         for key in record:
             if key not in schema:
-                schema[key] = pl.List(pl.String()) if key.strip().lower() == "tags" else pl.String()
+                schema[key] = pl.List(pl.String()) if key.strip().lower() == "tags" else COMMENT_TEXTS if key == "comments" else pl.String()
     frame = pl.DataFrame(flat, schema=schema)
     broken_rows = pl.DataFrame(broken, schema=BROKEN)
-    return Block(rows=frame, broken=broken_rows, records=len(records), first_row=1, next_row=len(records) + 1)
+    block = Block(rows=frame, broken=broken_rows, records=len(records), first_row=1, next_row=len(records) + 1)
+    mapped = [(spec.source, canonical) for canonical, spec in profile.columns.items() if canonical in frame.columns] if profile else None
+    return block, profile, mapped
 
 
 def _records_of(document: object) -> list:
@@ -67,14 +84,15 @@ def _records_of(document: object) -> list:
     raise UnreadableFile(f"JSON document is a {type(document).__name__}, not an array of objects")
 
 
-def _flatten(record: dict, prefix: str = "") -> dict[str, str | list[str] | None]:
-    """Nested objects become dotted names; values become strings; ``tags`` stays a list."""
+def _flatten(record: dict, prefix: str = "", tags: bool = True) -> dict[str, str | list[str] | None]:
+    """Nested objects become dotted names; values become strings; a top-level ``tags`` stays
+    a list (unless ``tags`` is off: a profile maps the tags itself)."""
     flat: dict[str, str | list[str] | None] = {}
     for key, value in record.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
-            flat.update(_flatten(value, f"{name}."))
-        elif not prefix and name.strip().lower() == "tags":
+            flat.update(_flatten(value, f"{name}.", tags))
+        elif tags and not prefix and name.strip().lower() == "tags":
             flat[name] = _tag_list(value)
         elif value is None or isinstance(value, str):
             flat[name] = value

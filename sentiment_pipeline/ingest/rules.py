@@ -6,15 +6,14 @@ from __future__ import annotations
 import polars as pl
 
 from sentiment_pipeline.ingest.blocks import PROBLEM, RAW, ROW, Block, Source
-from sentiment_pipeline.schemas import (
-    TICKET_ALIASES,
-    TICKET_CANONICAL,
-    TICKET_LINEAGE,
-    UTC_TIMESTAMP,
-)
+from sentiment_pipeline.ingest.sources import Plan, csv_plan, timestamp_parser
+from sentiment_pipeline.ingest.sources.profile import parse_timestamps
+from sentiment_pipeline.schemas import DERIVED, TICKET_ALIASES, TICKET_CANONICAL, TICKET_LINEAGE
 
 JUDGED_COLUMNS = ("ticket_id", "created_at", "resolved_at", "csat")  # the ones a row can fail on
-HEADER_TO_CANONICAL = {alias: canonical for canonical in TICKET_CANONICAL for alias in TICKET_ALIASES.get(canonical, (canonical,))}
+HEADER_TO_CANONICAL = {
+    alias: canonical for canonical in TICKET_CANONICAL if canonical not in DERIVED for alias in TICKET_ALIASES.get(canonical, (canonical,))
+}
 
 
 # --- canonical columns, validation, duplicates --------------------------------------------
@@ -33,6 +32,28 @@ def canonical_names(columns: list[str]) -> tuple[dict[str, str], list[str]]:
     return mapping, custom
 
 
+def plan_for(source: Source, day_first: bool = False) -> Plan:
+    """The file's canonical values as expressions over its columns: through its profile, or
+    by header name (and alias) for a file in the canonical layout."""
+    profile = source.profile
+    if profile is not None and profile.kind == "csv":
+        return csv_plan(profile, source.headers, source.columns, day_first)
+    parse, expected = timestamp_parser(profile, day_first)
+    if profile is not None:  # JSON: the reader already named the columns canonically
+        mapping = {c: c for c in source.columns if c in TICKET_CANONICAL}
+        mapped = source.mapped or []
+    else:
+        mapping = {canonical: column for column, canonical in canonical_names(source.columns)[0].items()}
+        mapped = [(column, canonical) for canonical, column in mapping.items() if column != canonical]
+    values = {canonical: pl.col(column) for canonical, column in mapping.items()}
+    if "tags" in values:
+        values["tags"] = _tags(values["tags"], pl.List(pl.String) if source.headers is None else pl.String)
+    if "comments" in values:
+        values["comments"] = values["comments"].list.eval(pl.element().struct.with_fields(created_at=parse(pl.field("created_at_text"))))
+    missing = [c for c in ("ticket_id", "created_at") if c not in values]
+    return Plan(profile.name if profile else None, values, set(mapping.values()), mapped, parse, expected, missing)
+
+
 def _custom_names(sources: list[Source]) -> dict[str, str]:
     """Lower-case custom name -> its column in ``ticket``, for every file of the day.
 
@@ -42,7 +63,8 @@ def _custom_names(sources: list[Source]) -> dict[str, str]:
     reserved = {name.lower() for name in [*TICKET_CANONICAL, *TICKET_LINEAGE]}
     names: dict[str, str] = {}
     for source in sources:
-        for name in canonical_names(source.columns)[1]:
+        used = plan_for(source).used
+        for name in (c for c in source.columns if c not in used and c not in (ROW, RAW, PROBLEM)):
             key = name.lower()
             names.setdefault(key, f"{name}_custom" if key in reserved else name)
     return names
@@ -50,21 +72,7 @@ def _custom_names(sources: list[Source]) -> dict[str, str]:
 
 def parse_timestamp(text: pl.Expr) -> pl.Expr:
     """ISO-8601 text -> UTC timestamp; no zone means UTC, a date alone means midnight UTC."""
-    cleaned = (
-        text.str.strip_chars()
-        .str.replace(r"^(\d{4}-\d{2}-\d{2})[ T]", "${1}T")
-        .str.replace(r"\s*(?:Z|z|UTC)$", "+00:00")
-        .str.replace(r"(T[\d:.]+[+-]\d{2})$", "${1}00")  # a "+02" offset means "+0200"
-    )
-    zoned = [
-        cleaned.str.to_datetime(f, strict=False, time_unit="us", time_zone="UTC") for f in ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M%#z")
-    ]
-    naive = [
-        cleaned.str.to_datetime(f, strict=False, time_unit="us").dt.replace_time_zone("UTC")
-        for f in ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M")
-    ]
-    date_only = cleaned.str.to_date("%Y-%m-%d", strict=False).cast(UTC_TIMESTAMP)
-    return pl.coalesce(*zoned, *naive, date_only)
+    return parse_timestamps(text)
 
 
 def _present(value: pl.Expr) -> pl.Expr:
@@ -84,31 +92,50 @@ def _tags(text: pl.Expr | None, dtype: pl.DataType | None) -> pl.Expr:
     return text.list.eval(pl.element().filter(pl.element() != ""))
 
 
-def judge(rows: pl.DataFrame, mapping: dict[str, str]) -> pl.DataFrame:
+def judge(rows: pl.DataFrame, plan: Plan) -> pl.DataFrame:
     """ROW, ``__id`` (the trimmed ticket id), ``__created``/``__resolved`` (parsed), ``__csat``
     (text) and ``__reason`` (null for a good row; the first failing rule wins)."""
-    source_of = {target: source for source, target in mapping.items()}
     ticket_id, created, resolved, csat = (pl.col(f"__{c}_text") for c in JUDGED_COLUMNS)
+    expected = plan.expected_time
     reason = (
         pl.when(~_present(ticket_id))
         .then(pl.lit("missing ticket_id"))
         .when(~_present(created))
         .then(pl.lit("missing created_at"))
         .when(pl.col("__created").is_null())
-        .then(pl.format("created_at '{}' is not an ISO-8601 date or timestamp", created))
+        .then(pl.format(f"created_at '{{}}' is not {expected}", created))
         .when(_present(resolved) & pl.col("__resolved").is_null())
-        .then(pl.format("resolved_at '{}' is not an ISO-8601 date or timestamp", resolved))
+        .then(pl.format(f"resolved_at '{{}}' is not {expected}", resolved))
         .when(_present(csat) & ~_csat_ok(csat))
         .then(pl.format("csat '{}' is not an integer from 1 to 5", csat))
     )
+    if "comments" in plan.values:  # a comment whose date cannot be read: the row says which
+        unread = pl.element().struct.field("created_at").is_null() & _present(pl.element().struct.field("created_at_text"))
+        first_unread = pl.col("__comments").list.eval(pl.element().filter(unread)).list.first().struct.field("created_at_text")
+        reason = reason.when(first_unread.is_not_null()).then(pl.format(f"a comment's date '{{}}' is not {expected}", first_unread))
+    if plan.missing:  # the file has no such column at all: every row says how to map it
+        reason = pl.lit(_unmapped(plan, [c for c in rows.columns if c not in (ROW, RAW, PROBLEM)]))
     trimmed = ticket_id.str.strip_chars()
-    text = [(pl.col(source_of[c]) if c in source_of else pl.lit(None, dtype=pl.String)).alias(f"__{c}_text") for c in JUDGED_COLUMNS]
+    text = [plan.values.get(c, pl.lit(None, dtype=pl.String)).alias(f"__{c}_text") for c in JUDGED_COLUMNS]
+    comments = [plan.values["comments"].alias("__comments")] if "comments" in plan.values else []
     return (
         rows.lazy()
-        .select(ROW, *text)
-        .with_columns(__created=parse_timestamp(created), __resolved=parse_timestamp(resolved), __csat=csat)
+        .select(ROW, *text, *comments)
+        .with_columns(__created=plan.timestamps(created), __resolved=plan.timestamps(resolved), __csat=csat)
         .select(ROW, "__created", "__resolved", "__csat", __reason=reason, __id=pl.when(trimmed != "").then(trimmed))
         .collect()
+    )
+
+
+def _unmapped(plan: Plan, headers: list[str]) -> str:
+    missing = " and ".join(plan.missing)
+    shown = ", ".join(f"'{h}'" for h in headers[:12]) + (f" and {len(headers) - 12} more" if len(headers) > 12 else "")
+    if plan.profile is not None:
+        return f"the {plan.profile} export has no column for {missing} (headers: {shown}): map it in the sources file's [source.columns]"
+    return (
+        f"no source profile matches this file and it has no {missing} column (headers: {shown}): add a [[source]] entry "
+        f"to the sources file (SENTIMENT_SOURCES) whose match names some of these headers and whose [source.columns] maps "
+        f'{missing}, e.g. ticket_id = "<its id header>"'
     )
 
 

@@ -15,7 +15,9 @@ from sentiment_pipeline.defs.lake import Lake
 from sentiment_pipeline.defs.metadata import table_schema
 from sentiment_pipeline.defs.partitions import FRESHNESS, OWNERS, STEP_RETRY, STORAGE_POOL, backfill_policy, daily_partitions
 from sentiment_pipeline.ingest import DayIngest, DayOutcome, LandingFile, ingest_day
+from sentiment_pipeline.ingest.sources import SourceProfile, SourcesFileError, load_profiles
 from sentiment_pipeline.schemas import ASSETS
+from sentiment_pipeline.settings import load_settings
 
 
 def landing_files(landing_root: str, partition_key: str, spool: Path, client=None) -> list[LandingFile]:
@@ -44,8 +46,17 @@ class DayRangeIngest:
     kept (and the day's downloads removed), so a year-long range needs the memory of one day.
     """
 
-    def __init__(self, partition_keys: list[str], landing_root: str, ingested_at: datetime, spool: Path, client=None):
+    def __init__(
+        self,
+        partition_keys: list[str],
+        landing_root: str,
+        ingested_at: datetime,
+        spool: Path,
+        profiles: list[SourceProfile],
+        client=None,
+    ):
         self.partition_keys = partition_keys
+        self.profiles = profiles
         self.landing_root = landing_root
         self.client = client  # boto3, for an S3 landing root
         self.ingested_at = ingested_at
@@ -58,7 +69,7 @@ class DayRangeIngest:
             folder = self.spool / partition_key
             folder.mkdir(exist_ok=True)
             files = landing_files(self.landing_root, partition_key, folder, self.client)
-            self.days[partition_key] = ingest_day(files, self.ingested_at)
+            self.days[partition_key] = ingest_day(files, self.ingested_at, self.profiles)
         return self.days[partition_key]
 
     def _finish(self, partition_key: str) -> DayOutcome:
@@ -93,7 +104,22 @@ class DayRangeIngest:
             "reject_share": round(row_rejects / input_rows, 6) if input_rows else 0.0,
             "files": sum(len(d.files) for d in self.done.values()),
             "notes": dg.MetadataValue.md("\n".join(f"- {n}" for d in self.done.values() for n in d.notes) or "none"),
+            "sources": dg.MetadataValue.md(sources_table(self.done)),
         }
+
+
+def sources_table(done: dict[str, DayOutcome]) -> str:
+    """Per landing file: the profile it matched, its rows, tickets and rejects, how its columns
+    were mapped and how its dates were read (markdown, for the run's metadata)."""
+    lines = ["| day | file | profile | rows | tickets | rejects | columns mapped | date order |", "|---|---|---|---|---|---|---|---|"]
+    for day, outcome in done.items():
+        for file in outcome.sources:
+            name = file["file"].rsplit("/", 1)[-1]
+            lines.append(
+                f"| {day} | {name} | {file['profile']} | {file['rows']} | {file['tickets']} | {file['rejects']} "
+                f"| {file.get('mapped', '')} | {file.get('date order', '')} |"
+            )
+    return "\n".join(lines) if len(lines) > 2 else "no landing files"
 
 
 class IngestConfig(dg.Config):
@@ -131,8 +157,12 @@ class IngestConfig(dg.Config):
 def ingest(context: dg.AssetExecutionContext, config: IngestConfig, lake: Lake):
     """Reads every landing file of each day in the run; every input row lands in exactly one of the two."""
     roots = lake.roots()
+    try:
+        profiles = load_profiles(load_settings().sources_file)
+    except SourcesFileError as error:  # a broken sources file stops the run: nothing is read half-mapped
+        raise dg.Failure(description=str(error), allow_retries=False) from error
     with tempfile.TemporaryDirectory(prefix="sentiment-landing-") as spool:
-        run = DayRangeIngest(context.partition_keys, roots.landing_root, datetime.now(UTC), Path(spool), lake.s3_client())
+        run = DayRangeIngest(context.partition_keys, roots.landing_root, datetime.now(UTC), Path(spool), profiles, lake.s3_client())
         yield dg.Output(run.tickets(), "ticket")  # streamed into the writer day by day first
         yield dg.Output(run.rejects(), "ticket_rejects")
     yield from ticket_results(

@@ -1,0 +1,225 @@
+"""A source profile: how one helpdesk tool's export maps onto the canonical ticket columns.
+
+A profile is data (built-in ones in ``builtin.py``, a user's in the sources file): which
+headers or JSON keys recognise the tool, where each canonical value comes from, how the tool
+writes timestamps and in which timezone. ``plan`` turns a profile and a CSV file's header
+into polars expressions over the file's columns, so a block is mapped column-wise with no
+per-row Python; a JSON profile maps each record (JSON is parsed record by record anyway).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import polars as pl
+
+from sentiment_pipeline.schemas import UTC_TIMESTAMP
+
+# Canonical columns a profile may map, and the extra one only profiles fill.
+MAPPABLE = (
+    "ticket_id",
+    "created_at",
+    "subject",
+    "body",
+    "channel",
+    "product",
+    "customer_id",
+    "agent_id",
+    "status",
+    "priority",
+    "resolved_at",
+    "csat",
+    "tags",
+    "comments",
+)
+ISO_ZONED = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M%#z")
+ISO_NAIVE = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M")
+NUMERIC_DATE = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}\b")
+AMBIGUOUS = re.compile(r"%[md][/.-]%[md]")  # a format with the day and month side by side as numbers
+COMMENT_FIELDS = ("created_at", "author", "text")
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """Where one canonical value comes from: a CSV header or a JSON path (dotted).
+
+    ``separator`` splits a tags text into tags. ``every_copy``: the export repeats the header
+    (Jira's ``Labels``, ``Comment``, ``Component/s``) and every copy counts (tags and comments
+    from all of them, a single value from the first non-blank one); otherwise only the first
+    copy is read (a Freshdesk contact's own ``Tags`` column is not the ticket's). ``also``:
+    other names the same column goes by (Jira writes ``Component/s`` or ``Components``)."""
+
+    source: str
+    separator: str | None = None
+    every_copy: bool = False
+    also: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SourceProfile:
+    name: str
+    kind: Literal["csv", "json"]
+    match: tuple[str, ...]  # CSV headers (case-insensitive) or JSON record paths that must all be present
+    columns: Mapping[str, ColumnSpec]
+    timezone: str = "UTC"  # naive timestamps are local time here
+    timestamp_format: str | None = None  # set by the user: this format only, no guessing
+    formats: tuple[str, ...] = ()  # the tool's own formats besides ISO-8601; numeric dates written month first
+    day_first: bool = False  # numeric dates with no evidence either way are read this way (and noted)
+    channel: str | None = None  # a constant, for tools whose exports name no channel
+    comment_cells: bool = False  # CSV: comment cells are ``date;author;text`` (Jira)
+    records: tuple[str, ...] = ("",)  # JSON: keys that may hold the records ("" = the document is the list)
+    rich_text: bool = False  # JSON: text fields may be Atlassian Document Format
+    custom_fields: str | None = None  # JSON: a list of {id, value} kept as one column per id (Zendesk)
+    origin: str = "built in"
+
+    def describe_formats(self, day_first: bool) -> str:
+        shown = [self.timestamp_format] if self.timestamp_format else [_ordered(f, day_first) for f in self.formats]
+        return " or ".join([*(f"'{f}'" for f in shown), *([] if self.timestamp_format else ["ISO-8601"])])
+
+
+@dataclass
+class Plan:
+    """One file's canonical values as expressions over its columns, and what it consumed."""
+
+    profile: str | None  # None: the file is in the canonical layout
+    values: dict[str, pl.Expr]  # canonical column -> expression (text; tags a list; comments a list of structs)
+    used: set[str]  # input columns that became canonical values (not kept as custom fields)
+    mapped: list[tuple[str, str]]  # (input column, canonical column), for the run's metadata
+    timestamps: Callable[[pl.Expr], pl.Expr]  # text -> UTC timestamp
+    expected_time: str  # what a timestamp should look like, for reject reasons
+    missing: list[str] = field(default_factory=list)  # required canonical columns the file does not have
+
+
+def parse_timestamps(text: pl.Expr, formats: tuple[str, ...] = (), timezone: str = "UTC") -> pl.Expr:
+    """Text -> UTC timestamp. ISO-8601 with a zone is exact; ISO without one, and ``formats``,
+    are local time in ``timezone``; a date alone is midnight there."""
+    cleaned = (
+        text.str.strip_chars()
+        .str.replace(r"^(\d{4}-\d{2}-\d{2})[ T]", "${1}T")
+        .str.replace(r"\s*(?:Z|z|UTC)$", "+00:00")
+        .str.replace(r"(T[\d:.]+[+-]\d{2})$", "${1}00")  # a "+02" offset means "+0200"
+    )
+    zoned = [cleaned.str.to_datetime(f, strict=False, time_unit="us", time_zone="UTC") for f in ISO_ZONED]
+    local = [cleaned.str.to_datetime(f, strict=False, time_unit="us") for f in (*ISO_NAIVE, *formats)]
+    local.append(cleaned.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us")))
+    naive = pl.coalesce(*local).dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
+    return pl.coalesce(*zoned, naive.dt.convert_time_zone("UTC"))
+
+
+def numeric_order(values: list[pl.Series]) -> tuple[bool, bool | None]:
+    """(whether any value is a numeric date like 6/21/2025, and if so whether they are day
+    first): a first number above 12 can only be a day, a second one likewise. None: no value
+    settles it (or the file mixes both orders, which its profile's default then decides)."""
+    seen = first = second = False
+    for series in values:
+        dates = series.drop_nulls()
+        parts = dates.filter(dates.str.contains(NUMERIC_DATE.pattern)).str.extract_groups(NUMERIC_DATE.pattern)
+        if parts.len():
+            seen = True
+            first = first or bool((parts.struct.field("1").cast(pl.Int32) > 12).any())
+            second = second or bool((parts.struct.field("2").cast(pl.Int32) > 12).any())
+    return seen, (first if first != second else None)
+
+
+def order_matters(profile: SourceProfile) -> bool:
+    """Whether the profile reads numeric dates whose day and month order a file must settle."""
+    return not profile.timestamp_format and any(AMBIGUOUS.search(f) for f in profile.formats)
+
+
+def _ordered(fmt: str, day_first: bool) -> str:
+    """A month-first numeric format, swapped to day first when the file writes dates so."""
+    return fmt.replace("%m", "\0").replace("%d", "%m").replace("\0", "%d") if day_first and AMBIGUOUS.search(fmt) else fmt
+
+
+def timestamp_parser(profile: SourceProfile | None, day_first: bool) -> tuple[Callable[[pl.Expr], pl.Expr], str]:
+    """The file's timestamp parser and how its values should look (for reject reasons)."""
+    if profile is None:
+        return parse_timestamps, "an ISO-8601 date or timestamp"
+    formats = (profile.timestamp_format,) if profile.timestamp_format else tuple(_ordered(f, day_first) for f in profile.formats)
+    zone = profile.timezone
+
+    def parse(text: pl.Expr) -> pl.Expr:
+        if profile.timestamp_format:
+            local = text.str.strip_chars().str.to_datetime(profile.timestamp_format, strict=False, time_unit="us")
+            return local.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
+        return parse_timestamps(text, formats, zone)
+
+    return parse, f"a {profile.name} timestamp ({profile.describe_formats(day_first)})"
+
+
+# --- CSV ------------------------------------------------------------------------------------
+
+
+def csv_plan(profile: SourceProfile, headers: list[str], names: list[str], day_first: bool) -> Plan:
+    """Expressions for a CSV whose header is ``headers`` (as written; repeats allowed), read
+    under the unique column ``names``. A header the profile names in several copies
+    (Jira's ``Labels``, ``Comment``) is read in all of them, in order."""
+    by_header: dict[str, list[str]] = {}
+    for header, name in zip(headers, names, strict=True):
+        by_header.setdefault(header.strip().lower(), []).append(name)
+    parse, expected = timestamp_parser(profile, day_first)
+    values: dict[str, pl.Expr] = {}
+    used: set[str] = set()
+    mapped: list[tuple[str, str]] = []
+    for canonical, spec in profile.columns.items():
+        copies = next((by_header[n.strip().lower()] for n in (spec.source, *spec.also) if n.strip().lower() in by_header), [])
+        if not copies:
+            continue
+        copies = copies if spec.every_copy else copies[:1]
+        used.update(copies)
+        mapped.append((spec.source if len(copies) == 1 else f"{spec.source} (x{len(copies)})", canonical))
+        cells = [pl.col(c) for c in copies]
+        if canonical == "tags":
+            values[canonical] = _tags_of(cells, spec.separator)
+        elif canonical == "comments":
+            values[canonical] = _comment_cells(cells, parse)
+        else:  # the first non-blank copy (a repeated Component/s: the first component)
+            values[canonical] = pl.coalesce(*(pl.when(_present(c)).then(c) for c in cells))
+    if profile.channel is not None and "channel" not in values:
+        values["channel"] = pl.lit(profile.channel)
+    missing = [c for c in ("ticket_id", "created_at") if c not in values]
+    return Plan(profile.name, values, used, mapped, parse, expected, missing)
+
+
+def _present(text: pl.Expr) -> pl.Expr:
+    return text.is_not_null() & (text.str.strip_chars() != "")
+
+
+def _tags_of(cells: list[pl.Expr], separator: str | None) -> pl.Expr:
+    """Every copy's tags (split on ``separator``), trimmed, blanks dropped; null when none."""
+    cells = [c.fill_null("") for c in cells]
+    lists = [c.str.split(separator) for c in cells] if separator else cells
+    tags = pl.concat_list(lists).list.eval(pl.element().str.strip_chars().filter(pl.element().str.strip_chars() != ""))
+    return pl.when(tags.list.len() > 0).then(tags)
+
+
+def _comment_cells(cells: list[pl.Expr], parse: Callable[[pl.Expr], pl.Expr]) -> pl.Expr:
+    """Jira comment cells ``date;author;text`` (the text may hold ';' and line breaks) -> a
+    list of {created_at_text, created_at, author, text}, blank cells skipped."""
+    texts = pl.concat_list([c.fill_null("") for c in cells]).list.eval(pl.element().filter(pl.element().str.strip_chars() != ""))
+    return texts.list.eval(
+        pl.element()
+        .str.splitn(";", 3)
+        .struct.rename_fields(["created_at_text", "author", "text"])
+        .struct.with_fields(created_at=parse(pl.field("created_at_text")))
+    )
+
+
+# --- JSON -----------------------------------------------------------------------------------
+
+
+def json_path(record: object, path: str) -> object:
+    """The value at a dotted path (``fields.status.name``), or None."""
+    value = record
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def comment_struct() -> pl.DataType:
+    return pl.List(pl.Struct({"created_at_text": pl.String, "created_at": UTC_TIMESTAMP, "author": pl.String, "text": pl.String}))
