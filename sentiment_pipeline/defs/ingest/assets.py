@@ -37,6 +37,9 @@ def landing_files(landing_root: str, partition_key: str, spool: Path, client=Non
     return files
 
 
+SOURCES_SHOWN = 200  # files listed in a run's metadata (a year-long backfill has thousands)
+
+
 class DayRangeIngest:
     """Ingests the days of a run (one day, or a backfill's range) one at a time, when the IO
     manager asks for each.
@@ -119,7 +122,10 @@ def sources_table(done: dict[str, DayOutcome]) -> str:
                 f"| {day} | {name} | {file['profile']} | {file['rows']} | {file['tickets']} | {file['rejects']} "
                 f"| {file.get('mapped', '')} | {file.get('date order', '')} |"
             )
-    return "\n".join(lines) if len(lines) > 2 else "no landing files"
+    shown = lines[: 2 + SOURCES_SHOWN]
+    if len(lines) > len(shown):
+        shown.append(f"\n... and {len(lines) - len(shown)} more files")
+    return "\n".join(shown) if len(lines) > 2 else "no landing files"
 
 
 class IngestConfig(dg.Config):
