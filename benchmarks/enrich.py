@@ -1,5 +1,6 @@
-"""Enrich benchmark: sentiment throughput on both cores vs a plain vaderSentiment loop, and
-entity extraction time for a 10,000-ticket day.
+"""Enrich benchmark: sentiment throughput on both cores vs a plain vaderSentiment loop,
+entity extraction time for a 10,000-ticket day, and the `comment` step's messages per second
+(splitting Jira-shaped conversations into messages and scoring each) on 1 and 2 processes.
 
 All figures are measured in this run on the same texts: realistic ticket texts from the
 sample generator (subject + body). Targets (issue 4): our parallel scoring at least 1.8x
@@ -19,6 +20,7 @@ import polars as pl
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from sentiment_pipeline import sample
+from sentiment_pipeline.conversations import messages, score_messages
 from sentiment_pipeline.entities import extract_entities, product_catalog
 from sentiment_pipeline.ingest import LandingFile, ingest_day
 from sentiment_pipeline.sentiment import Model, score_texts, ticket_text
@@ -77,6 +79,30 @@ def main() -> None:
     found = extract_entities(day, catalog)
     print(f"\nentities: {day.height:,} tickets -> {found.height:,} mentions in {seconds:.3f} s (median of {args.repeat}; target < 1 s)")
     print(found.group_by("type").len().sort("type").rows())
+
+    conversations = jira_tickets(args.texts // 4)
+    split = messages(conversations)
+    message_texts = split.get_column("text").to_list()
+    rows = [
+        (
+            "vaderSentiment loop over the texts, 1 process",
+            best_of(args.repeat, lambda: [analyzer.polarity_scores(t) for t in message_texts]),
+        ),
+        ("comment step core: split + score, 1 process", best_of(args.repeat, lambda: score_messages(messages(conversations), workers=1))),
+        ("comment step core: split + score, 2 processes", best_of(args.repeat, lambda: score_messages(messages(conversations), workers=2))),
+    ]
+    print(f"\ncomment: {conversations.height:,} Jira tickets -> {split.height:,} messages (opening + comments), median of {args.repeat}\n")
+    print(f"| {'run':<46} | {'seconds':>7} | {'messages/s':>10} | {'x vader loop':>12} |")
+    print(f"|{'-' * 48}|{'-' * 9}|{'-' * 12}|{'-' * 14}|")
+    for label, seconds in rows:
+        print(f"| {label:<46} | {seconds:>7.3f} | {split.height / seconds:>10,.0f} | {rows[0][1] / seconds:>12.2f} |")
+
+
+def jira_tickets(count: int) -> pl.DataFrame:
+    """A Jira "all fields" day (sample.jira_export) through the ingest: tickets with comments."""
+    export = sample.jira_export(count, 10, date(2025, 3, 1)).encode()
+    files = [LandingFile("landing/2025-03-01/jira.csv", content=export)]
+    return ingest_day(files, sample.datetime.now(sample.UTC)).tickets.collect()
 
 
 if __name__ == "__main__":

@@ -15,6 +15,10 @@ Definitions (also in each asset's description):
 - solved: the ticket has a ``resolved_at`` or a status of solved/resolved/closed.
 - median_hours_to_resolve: median of resolved_at - created_at, over tickets with a
   ``resolved_at`` at or after ``created_at``.
+- trajectory counts (improving, declining, stable, single): tickets by how the customer's
+  label moved from their first message to their last.
+- opened_negative: tickets whose customer's first message was negative; turnaround_share:
+  of those, the share whose customer's last message was not negative (null if none).
 - a null channel, product or agent is a group of its own, never dropped.
 """
 
@@ -41,7 +45,11 @@ QUERIES: dict[str, str] = {
                count(*) filter (where s.label = 'neutral') as neutral,
                count(*) filter (where s.label = 'negative') as negative,
                count(*) filter (where s.label = 'negative') / count(*) as share_negative,
-               avg(t.csat) as avg_csat
+               avg(t.csat) as avg_csat,
+               count(*) filter (where s.trajectory = 'improving') as improving,
+               count(*) filter (where s.trajectory = 'declining') as declining,
+               count(*) filter (where s.trajectory = 'stable') as stable,
+               count(*) filter (where s.trajectory = 'single') as single
         from {ticket} t join {sentiment} s using (ticket_id)
         group by all
         order by t.channel nulls last, t.product nulls last
@@ -67,7 +75,12 @@ QUERIES: dict[str, str] = {
                median(epoch(t.resolved_at - t.created_at) / 3600.0)
                    filter (where t.resolved_at >= t.created_at) as median_hours_to_resolve,
                avg(s.compound) as avg_compound,
-               avg(t.csat) as avg_csat
+               avg(t.csat) as avg_csat,
+               count(*) filter (where s.trajectory = 'improving') as improving,
+               count(*) filter (where s.trajectory = 'declining') as declining,
+               count(*) filter (where s.first_customer_label = 'negative') as opened_negative,
+               count(*) filter (where s.first_customer_label = 'negative' and s.last_customer_label <> 'negative')
+                   / nullif(count(*) filter (where s.first_customer_label = 'negative'), 0) as turnaround_share
         from {ticket} t join {sentiment} s using (ticket_id)
         group by all
         order by t.agent_id nulls last

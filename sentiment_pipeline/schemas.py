@@ -50,15 +50,31 @@ TICKET_REJECTS: dict[str, pl.DataType] = {
 }
 
 SENTIMENT_LABELS = ("negative", "neutral", "positive")  # the one label vocabulary, worst first
-SENTIMENT: dict[str, pl.DataType] = {
-    "ticket_id": pl.String(),
+TRAJECTORIES = ("improving", "declining", "stable", "single")  # the customer's first label against their last
+SCORES: dict[str, pl.DataType] = {
     "compound": pl.Float64(),
     "pos": pl.Float64(),
     "neu": pl.Float64(),
     "neg": pl.Float64(),
     "label": pl.String(),
+}
+SENTIMENT: dict[str, pl.DataType] = {
+    "ticket_id": pl.String(),
+    **SCORES,
+    "trajectory": pl.String(),
+    "first_customer_label": pl.String(),
+    "last_customer_label": pl.String(),
     "model": pl.String(),
     "model_version": pl.String(),
+}
+COMMENT: dict[str, pl.DataType] = {
+    "ticket_id": pl.String(),
+    "seq": pl.Int32(),
+    "created_at": UTC_TIMESTAMP,
+    "author": pl.String(),
+    "role": pl.String(),
+    "text": pl.String(),
+    **SCORES,
 }
 ENTITY: dict[str, pl.DataType] = {
     "ticket_id": pl.String(),
@@ -81,6 +97,7 @@ AGGREGATES: dict[str, dict[str, pl.DataType]] = {
         "negative": pl.Int64(),
         "share_negative": pl.Float64(),
         "avg_csat": pl.Float64(),
+        **dict.fromkeys(TRAJECTORIES, pl.Int64()),
     },
     "daily_entity_mentions": {
         "date": pl.Date(),
@@ -98,6 +115,10 @@ AGGREGATES: dict[str, dict[str, pl.DataType]] = {
         "median_hours_to_resolve": pl.Float64(),
         "avg_compound": pl.Float64(),
         "avg_csat": pl.Float64(),
+        "improving": pl.Int64(),
+        "declining": pl.Int64(),
+        "opened_negative": pl.Int64(),
+        "turnaround_share": pl.Float64(),
     },
 }
 # Every asset the project writes, with its fixed columns (``ticket`` also has the custom
@@ -105,6 +126,7 @@ AGGREGATES: dict[str, dict[str, pl.DataType]] = {
 ASSETS: dict[str, dict[str, pl.DataType]] = {
     "ticket": {**TICKET_CANONICAL, **TICKET_LINEAGE},
     "ticket_rejects": TICKET_REJECTS,
+    "comment": COMMENT,
     "sentiment": SENTIMENT,
     "entity": ENTITY,
     **AGGREGATES,
@@ -131,5 +153,19 @@ DESCRIPTIONS: dict[str, str] = {
     "source_row": "Row number in that file, from 1, header excluded (null for a file-level reject).",
     "ingested_at": "When the run that wrote this partition started (UTC).",
     "reason": "Why the row (or file) was rejected, in words a person can act on.",
+    "seq": "Position in the conversation: 0 is the opening message (subject + body), then each comment in time order.",
+    "author": "Who wrote the message (the opening message: the ticket's customer).",
+    "role": "customer (the ticket's customer), agent (its assignee or any agent of the day) or other.",
+    "trajectory": "The customer's label on their first message against their last: improving, declining, stable, or single (one message).",
+    "first_customer_label": "Label of the customer's first message (the opening one).",
+    "last_customer_label": "Label of the customer's last message.",
+    "compound": "VADER compound score with the support layer, -1 .. 1.",
+    "label": "positive (compound >= 0.05), negative (<= -0.05) or neutral.",
+    "improving": "Tickets whose customer ended happier than they started.",
+    "declining": "Tickets whose customer ended unhappier than they started.",
+    "stable": "Tickets whose customer's first and last labels are the same.",
+    "single": "Tickets with one customer message.",
+    "opened_negative": "Tickets whose customer's first message was negative.",
+    "turnaround_share": "Of the tickets that opened negative, the share whose customer's last message was not negative.",
     "raw": "The rejected row as it was in the file (for a file-level reject: its first bytes).",
 }

@@ -22,7 +22,7 @@ from importlib import metadata, resources
 import polars as pl
 from vaderSentiment.vaderSentiment import BOOSTER_DICT, N_SCALAR, NEGATE, SentimentIntensityAnalyzer, SentiText
 
-from sentiment_pipeline.schemas import SENTIMENT, SENTIMENT_LABELS
+from sentiment_pipeline.schemas import SCORES, SENTIMENT_LABELS
 
 POSITIVE_AT = 0.05
 NEGATIVE_AT = -0.05
@@ -61,15 +61,9 @@ def ticket_text(tickets: pl.LazyFrame | pl.DataFrame) -> pl.Expr:
     return pl.concat_str([pl.col("subject"), pl.col("body")], separator=". ", ignore_nulls=True).fill_null("")
 
 
-def score_tickets(tickets: pl.DataFrame | pl.LazyFrame, model: Model = Model(), workers: int | None = None) -> pl.DataFrame:
-    """One row per ticket (``SENTIMENT``)."""
-    texts = tickets.lazy().select("ticket_id", ticket_text(tickets).alias("text")).collect()
-    scores = score_texts(texts.get_column("text"), model, workers)
-    return (
-        pl.concat([texts.select("ticket_id"), scores], how="horizontal")
-        .with_columns(label=label(pl.col("compound")), model=pl.lit(model.name), model_version=pl.lit(model.version))
-        .select(list(SENTIMENT))
-    )
+def scored(texts: pl.Series, model: Model = Model(), workers: int | None = None) -> pl.DataFrame:
+    """``SCORES`` (compound, pos, neu, neg, label) of each text, in order."""
+    return score_texts(texts, model, workers).with_columns(label=label(pl.col("compound"))).select(list(SCORES))
 
 
 def score_texts(texts: pl.Series, model: Model = Model(), workers: int | None = None) -> pl.DataFrame:

@@ -20,6 +20,7 @@ from sentiment_pipeline.settings import lake_roots
 ASSET_GROUPS = {
     "ticket": "ingest",
     "ticket_rejects": "ingest",
+    "comment": "enrich",
     "sentiment": "enrich",
     "entity": "enrich",
     "daily_sentiment_summary": "analytics",

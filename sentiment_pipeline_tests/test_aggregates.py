@@ -8,9 +8,11 @@ from polars.testing import assert_frame_equal
 
 from sentiment_pipeline import storage
 from sentiment_pipeline.definitions import defs
+from sentiment_pipeline.schemas import TRAJECTORIES
 from sentiment_pipeline.settings import lake_roots
 
 from .helpers import read_partition, run_whole_graph
+from .test_conversations import conversation_day
 
 CSV = """ticket_id,created_at,subject,body,channel,product,agent_id,status,resolved_at,csat
 T1,2025-01-02T08:00:00Z,Charged twice,I was charged twice for ORD-100001,email,CloudSync,A1,solved,2025-01-02T10:30:00Z,2
@@ -46,6 +48,7 @@ def expected(table: str, day: str) -> pl.DataFrame:
                 negative=(pl.col("label") == "negative").sum(),
                 share_negative=(pl.col("label") == "negative").mean(),
                 avg_csat=pl.col("csat").mean(),
+                **{name: (pl.col("trajectory") == name).sum() for name in TRAJECTORIES},
             )
             .with_columns(date=date)
         )
@@ -59,6 +62,7 @@ def expected(table: str, day: str) -> pl.DataFrame:
         )
     hours = (pl.col("resolved_at") - pl.col("created_at")).dt.total_seconds() / 3600
     solved = pl.col("resolved_at").is_not_null() | pl.col("status").str.to_lowercase().is_in(["solved", "resolved", "closed"])
+    opened_negative = pl.col("first_customer_label") == "negative"
     return (
         joined.group_by("agent_id")
         .agg(
@@ -67,8 +71,12 @@ def expected(table: str, day: str) -> pl.DataFrame:
             median_hours_to_resolve=hours.filter(pl.col("resolved_at") >= pl.col("created_at")).median(),
             avg_compound=pl.col("compound").mean(),
             avg_csat=pl.col("csat").mean(),
+            improving=(pl.col("trajectory") == "improving").sum(),
+            declining=(pl.col("trajectory") == "declining").sum(),
+            opened_negative=opened_negative.sum(),
+            turned=(opened_negative & (pl.col("last_customer_label") != "negative")).sum(),
         )
-        .with_columns(date=date)
+        .with_columns(date=date, turnaround_share=pl.when(pl.col("opened_negative") > 0).then(pl.col("turned") / pl.col("opened_negative")))
     )
 
 
@@ -126,3 +134,18 @@ def test_aggregate_assets_describe_their_metrics(table):
     spec = {s.key.to_user_string(): s for s in defs.resolve_all_asset_specs()}[table]
     assert spec.group_name == "analytics" and spec.description
     assert {dep.asset_key.to_user_string() for dep in spec.deps} <= {"ticket", "sentiment", "entity"}
+
+
+def test_trajectory_and_turnaround_columns_match_polars_on_real_conversations(local_storage):
+    """Jira CSV and JSON conversations (improving, declining, stable, single): the SQL's
+    trajectory counts and each agent's turnaround against the polars recomputation."""
+    landing = local_storage / "landing" / DAYS[0]
+    landing.mkdir(parents=True)
+    for name, content in conversation_day().items():
+        (landing / name).write_bytes(content)
+    assert run_whole_graph({"dagster/partition": DAYS[0]}).success
+    for table in ("daily_sentiment_summary", "daily_agent_summary"):
+        same(table, read(table, DAYS[0]), expected(table, DAYS[0]))
+    agents = read("daily_agent_summary", DAYS[0])
+    assert agents.get_column("opened_negative").sum() == 4 and agents.get_column("turnaround_share").drop_nulls().len() == 3
+    assert read("daily_sentiment_summary", DAYS[0]).select(list(TRAJECTORIES)).sum().row(0) == (2, 1, 1, 1)

@@ -9,8 +9,8 @@ import pytest
 from sentiment_pipeline import sample, storage
 from sentiment_pipeline.defs.analytics.assets import analytics
 from sentiment_pipeline.defs.analytics.checks import ADDS_UP, adds_up_result
-from sentiment_pipeline.defs.enrich.assets import entity, sentiment
-from sentiment_pipeline.defs.enrich.checks import SENTIMENT_SPECS, sentiment_results
+from sentiment_pipeline.defs.enrich.assets import comment, entity, sentiment
+from sentiment_pipeline.defs.enrich.checks import COMMENT_SPECS, SENTIMENT_SPECS, comment_results, sentiment_results
 from sentiment_pipeline.defs.ingest.assets import ingest
 from sentiment_pipeline.defs.ingest.checks import INGEST_SPECS, ticket_results
 from sentiment_pipeline.schemas import TICKET_CANONICAL, TICKET_LINEAGE
@@ -25,7 +25,7 @@ def evaluations(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEva
 
 
 def materialize_all(config: dict | None = None) -> dg.ExecuteInProcessResult:
-    assets = [ingest, sentiment, entity, *analytics]
+    assets = [ingest, comment, sentiment, entity, *analytics]
     return materialize(assets, partition_key=DAY, run_config=config, raise_on_error=False)
 
 
@@ -36,7 +36,7 @@ def test_every_check_passes_on_a_clean_day(local_storage):
     result = materialize_all()
     assert result.success
     found = evaluations(result)
-    expected = {f"{s.asset_key.to_user_string()}.{s.name}" for s in [*INGEST_SPECS, *SENTIMENT_SPECS]}
+    expected = {f"{s.asset_key.to_user_string()}.{s.name}" for s in [*INGEST_SPECS, *COMMENT_SPECS, *SENTIMENT_SPECS]}
     expected |= {f"{table}.adds_up" for table in ADDS_UP}
     assert set(found) == expected
     assert [name for name, e in found.items() if not e.passed] == []
@@ -104,13 +104,32 @@ def test_sentiment_checks_catch_missing_extra_and_out_of_range_scores(local_stor
                 "pos": [0.1, 0.1, 0.2],
                 "neu": [0.9, 0.9, 0.8],
                 "neg": [0.0, 0.0, None],
+                "trajectory": [None, "stable", "single"],
             }
         ),
     )
+    write(root, "comment", pl.DataFrame({"ticket_id": ["A", "B"], "seq": [0, 0], "role": ["customer", "customer"]}))
     found = by_name(sentiment_results(root, [DAY]))
     assert not found["one_row_per_ticket"].passed
     assert "2 tickets unscored, 1 scores without a ticket, 1 scored twice" in found["one_row_per_ticket"].metadata["failures"].value
     assert not found["scores_in_range"].passed and "1 rows out of range" in found["scores_in_range"].metadata["failures"].value
+    unexplained = found["trajectory_known"].metadata["failures"].value
+    assert not found["trajectory_known"].passed
+    assert "1 tickets with a customer message but no trajectory, 1 with a trajectory but none" in unexplained
+
+
+def test_comment_checks_catch_missing_openings_miscounts_and_orphans(local_storage):
+    root = str(local_storage)
+    said = {"created_at": None, "author": "x", "text": "hi"}
+    write(root, "ticket", ticket_frame(["A", "B", "C"], comments=[[said], [said, said], []]))
+    write(root, "comment", pl.DataFrame({"ticket_id": ["A", "A", "B", "B", "Z"], "seq": [0, 1, 0, 2, 0]}))
+    found = by_name(comment_results(root, [DAY]))
+    assert (
+        "1 tickets without exactly one opening message, 1 messages of no ticket" in found["one_opening_message"].metadata["failures"].value
+    )
+    assert "2 tickets whose messages are not 1 + comments, 1 with gaps in seq" in found["messages_add_up"].metadata["failures"].value
+    write(root, "comment", pl.DataFrame({"ticket_id": ["A", "A", "B", "B", "B", "C"], "seq": [0, 1, 0, 1, 2, 0]}))
+    assert all(result.passed for result in comment_results(root, [DAY]))
 
 
 def test_aggregates_must_add_up_to_their_inputs(local_storage):

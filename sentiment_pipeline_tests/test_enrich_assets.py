@@ -6,7 +6,7 @@ import dagster as dg
 
 from sentiment_pipeline import sample
 from sentiment_pipeline.definitions import defs
-from sentiment_pipeline.defs.enrich.assets import entity, sentiment
+from sentiment_pipeline.defs.enrich.assets import comment, entity, sentiment
 from sentiment_pipeline.defs.ingest.assets import ingest
 from sentiment_pipeline.defs.resources import pipeline_resources
 
@@ -19,7 +19,7 @@ def test_ticket_to_sentiment_and_entity_for_a_range_and_a_single_day(local_stora
     sample.generate(sample.SampleSpec(out=local_storage / "landing", days=2, rows_per_day=120, extra_cols=4, end=date(2025, 1, 3)))
     resources = pipeline_resources()
     tags = {"dagster/asset_partition_range_start": DAYS[0], "dagster/asset_partition_range_end": DAYS[1]}
-    result = dg.materialize([ingest, sentiment, entity], resources=resources, tags=tags)
+    result = dg.materialize([ingest, comment, sentiment, entity], resources=resources, tags=tags)
     assert result.success
     for day in DAYS:
         tickets, scores, mentions = read_partition("ticket", day), read_partition("sentiment", day), read_partition("entity", day)
@@ -42,14 +42,14 @@ def test_ticket_to_sentiment_and_entity_for_a_range_and_a_single_day(local_stora
     # a single day re-run replaces that day only, with the same rows
     before = read_partition("sentiment", DAYS[1])
     assert dg.materialize(
-        [sentiment, ingest.to_source_assets()[0]], resources=resources, partition_key=DAYS[1], selection=[sentiment]
+        [sentiment, comment.to_source_assets()[0]], resources=resources, partition_key=DAYS[1], selection=[sentiment]
     ).success
     assert read_partition("sentiment", DAYS[1]).equals(before)
 
 
 def test_enrich_assets_sit_in_their_group_and_describe_their_columns():
     specs = {spec.key.to_user_string(): spec for spec in defs.resolve_all_asset_specs()}
-    for asset in ("sentiment", "entity"):
+    for asset, upstream in (("comment", "ticket"), ("sentiment", "comment"), ("entity", "ticket")):
         assert specs[asset].group_name == "enrich"
-        assert [dep.asset_key.to_user_string() for dep in specs[asset].deps] == ["ticket"]
+        assert [dep.asset_key.to_user_string() for dep in specs[asset].deps] == [upstream]
         assert "ticket_id" in [c.name for c in specs[asset].metadata["dagster/column_schema"].columns]

@@ -42,7 +42,7 @@ from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
 from sentiment_pipeline import sample, storage
-from sentiment_pipeline.defs.enrich.assets import entity, sentiment
+from sentiment_pipeline.defs.enrich.assets import comment, entity, sentiment
 from sentiment_pipeline.defs.ingest.assets import ingest
 from sentiment_pipeline.settings import lake_roots
 
@@ -438,7 +438,7 @@ def test_process_killed_while_writing_a_partition(asset, local_storage):
 
 DAYS = ["2025-01-01", "2025-01-02", "2025-01-03"]
 RANGE = {"dagster/asset_partition_range_start": DAYS[0], "dagster/asset_partition_range_end": DAYS[-1]}
-ENRICHED = ("ticket", "ticket_rejects", "sentiment", "entity")
+ENRICHED = ("ticket", "ticket_rejects", "comment", "sentiment", "entity")
 
 
 def snapshot(assets) -> dict[tuple[str, str], pl.DataFrame]:
@@ -458,9 +458,9 @@ def objects(root: str, assets) -> list[str]:
 @pytest.mark.parametrize("where", ["local_storage", "s3_storage"])
 def test_rerunning_a_day_and_backfilling_a_written_range_change_nothing(where, request):
     backing = request.getfixturevalue(where)
-    with_enrich = where == "local_storage"  # ticket -> sentiment, entity once; the S3 path is ingest's
+    with_enrich = where == "local_storage"  # ticket -> comment -> sentiment, entity once; the S3 path is ingest's
     assets = ENRICHED if with_enrich else ASSETS
-    defs = (ingest, sentiment, entity) if with_enrich else (ingest,)
+    defs = (ingest, comment, sentiment, entity) if with_enrich else (ingest,)
     out = Path(request.getfixturevalue("tmp_path")) / "landing-out"
     sample.generate(sample.SampleSpec(out=out, days=2, rows_per_day=60, extra_cols=4, end=date(2025, 1, 3)))
     for path in out.rglob("*.*"):  # day 1 has no folder: an empty day, written as an empty partition

@@ -20,6 +20,7 @@ RANGE_TAGS = {"dagster/asset_partition_range_start": "2025-01-01", "dagster/asse
 DESIGN_ASSETS = {
     "ticket",
     "ticket_rejects",
+    "comment",
     "sentiment",
     "entity",
     "daily_sentiment_summary",

@@ -2,14 +2,17 @@
 and the accuracy report on the labeled development set."""
 
 import random
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 import pytest
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+from sentiment_pipeline.conversations import messages, score_messages, ticket_sentiment
 from sentiment_pipeline.sample import _text, product_catalog
-from sentiment_pipeline.sentiment import Model, accuracy_table, score_texts, score_tickets
+from sentiment_pipeline.schemas import COMMENTS
+from sentiment_pipeline.sentiment import Model, accuracy_table, score_texts
 
 DATA = Path(__file__).parent / "data"
 PLAIN, OURS = Model(domain=False), Model()
@@ -106,12 +109,18 @@ def test_two_processes_score_exactly_like_one():
     assert score_texts(texts, OURS, workers=2).equals(score_texts(texts, OURS, workers=1))
 
 
-def test_score_tickets_rows_labels_and_model_version():
+def test_ticket_sentiment_rows_labels_and_model_version():
     tickets = pl.DataFrame(
         {"ticket_id": ["a", "b", "c"], "subject": ["Broken", None, "Thanks"], "body": ["still waiting!", None, "works now"]}
+    ).with_columns(
+        created_at=pl.lit(datetime(2025, 1, 2, tzinfo=UTC)),
+        customer_id=pl.lit("C1"),
+        agent_id=pl.lit("A1"),
+        comments=pl.lit([], dtype=COMMENTS),
     )
-    scored = score_tickets(tickets)
+    scored = ticket_sentiment(score_messages(messages(tickets)))
     assert scored.get_column("label").to_list() == ["negative", "neutral", "positive"]
+    assert scored.get_column("trajectory").to_list() == ["single"] * 3
     assert scored.get_column("model").unique().to_list() == ["vader+support"]
     assert scored.get_column("model_version").item(0).startswith("vaderSentiment 3.3.2; support layer ")
 

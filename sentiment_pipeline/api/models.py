@@ -42,6 +42,9 @@ class Ticket(BaseModel):
     ticket: dict[str, Any]
     sentiment: dict[str, Any] | None
     entities: list[dict[str, Any]]
+    conversation: list[dict[str, Any]] = Field(
+        description="every message in order (seq 0: the opening one) with its author, role (customer, agent, other) and sentiment"
+    )
     custom_fields: dict[str, Any] | None = Field(None, description="only with custom_fields=true")
 
 

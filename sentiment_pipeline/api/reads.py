@@ -10,7 +10,7 @@ from datetime import date, timedelta
 import polars as pl
 
 from sentiment_pipeline import storage
-from sentiment_pipeline.schemas import AGGREGATES, SENTIMENT_LABELS, TICKET_CANONICAL
+from sentiment_pipeline.schemas import AGGREGATES, SENTIMENT_LABELS, TICKET_CANONICAL, TRAJECTORIES
 
 TABLES = tuple(AGGREGATES)
 MIRRORED = ("daily_sentiment_summary", "daily_agent_summary")  # small enough to hold in memory
@@ -19,6 +19,14 @@ MAX_LIMIT = 10_000
 MAX_RANGE_DAYS = 366 * 3
 GROUPINGS = {"day": "date", "channel": "channel", "product": "product"}
 TICKET_FIELDS = list(TICKET_CANONICAL)  # what a ticket shows; custom fields only when asked for
+
+
+PARTITION_COLUMNS = ("year", "month", "day")
+
+
+def _without(row: dict | None, keys: tuple[str, ...]) -> dict | None:
+    """A stored row for the caller: without ``keys`` and the hive partition columns."""
+    return None if row is None else {k: v for k, v in row.items() if k not in keys and k not in PARTITION_COLUMNS}
 
 
 class BadRequest(ValueError):
@@ -182,12 +190,22 @@ class Reader:
         return self._query(sql, (name,), params, days)
 
     def sentiment(
-        self, days: DateRange, group_by: str, product: str | None = None, channel: str | None = None, label: str | None = None
+        self,
+        days: DateRange,
+        group_by: str,
+        product: str | None = None,
+        channel: str | None = None,
+        label: str | None = None,
+        trajectory: str | None = None,
     ) -> pl.DataFrame:
-        if group_by not in GROUPINGS:
-            raise BadRequest(f"group_by must be one of {sorted(GROUPINGS)}")
+        if group_by not in (*GROUPINGS, "trajectory"):
+            raise BadRequest(f"group_by must be one of {sorted([*GROUPINGS, 'trajectory'])}")
         if label is not None and label not in SENTIMENT_LABELS:
             raise BadRequest("label must be positive, neutral or negative")
+        if trajectory is not None and trajectory not in TRAJECTORIES:
+            raise BadRequest(f"trajectory must be one of {', '.join(TRAJECTORIES)}")
+        if group_by == "trajectory" or trajectory is not None:
+            return self._sentiment_by_ticket(days, group_by, product, channel, label, trajectory)
         # A roll-up of the in-memory mirror: polars answers it in ~0.5 ms where a DuckDB query
         # costs ~3 ms of planning and hand-over, and this runs on every analytics request.
         rows = self._mirrored_rows("daily_sentiment_summary").lazy().filter(pl.col("date").is_between(days.start, days.end))
@@ -209,6 +227,30 @@ class Reader:
             .collect()
         )
 
+    def _sentiment_by_ticket(
+        self, days: DateRange, group_by: str, product: str | None, channel: str | None, label: str | None, trajectory: str | None
+    ) -> pl.DataFrame:
+        """The same roll-up from the tickets themselves, for what the summary does not split
+        by (trajectory): a scan of the range's narrow columns."""
+        key = {"day": "make_date(t.year, t.month, t.day)", "channel": "t.channel", "product": "t.product", "trajectory": "s.trajectory"}
+        matching = ", count(*) filter (where s.label = $label) as matching" if label else ""
+        sql = f"""
+            select {key[group_by]} as {group_by}, count(*) as tickets, avg(s.compound) as avg_compound,
+                   count(*) filter (where s.label = 'positive') as positive,
+                   count(*) filter (where s.label = 'neutral') as neutral,
+                   count(*) filter (where s.label = 'negative') as negative,
+                   count(*) filter (where s.label = 'negative') / count(*) as share_negative{matching}
+            from (select ticket_id, channel, product, year, month, day from {{ticket}}) t
+            join (select ticket_id, label, compound, trajectory, year, month, day from {{sentiment}}) s using (ticket_id, year, month, day)
+            where ($product is null or lower(t.product) = lower($product)) and ($channel is null or lower(t.channel) = lower($channel))
+              and ($trajectory is null or s.trajectory = $trajectory)
+            group by all order by 1 nulls last
+        """
+        params = {"product": product, "channel": channel, "trajectory": trajectory, **({"label": label} if label else {})}
+        found = self._query(sql, ("ticket", "sentiment"), params, days)
+        counts = ["tickets", "positive", "neutral", "negative", *(["matching"] if label else [])]
+        return found.with_columns(pl.col(counts).cast(pl.Int64)) if found.height else found
+
     def ticket(self, ticket_id: str, custom_fields: bool) -> dict:
         """The latest version of a ticket (it may be re-exported on later days)."""
         day = self.locator.day_of(ticket_id)
@@ -218,25 +260,33 @@ class Reader:
         connection = self.database.cursor()
         try:
             sources = {a: storage.asset_source(connection, self.root, a, key) for a in ("ticket", "sentiment", "entity")}
+            # A day materialized before conversations were split has no comment object.
+            messages = storage.asset_source(connection, self.root, "comment", [key])
             columns = "*" if custom_fields else f"columns('^({'|'.join(TICKET_FIELDS)})$')"  # those the day has
             # One query (each costs DuckDB ~2 ms of its own); scores and mentions come first, by
             # position, so no export's column name can collide with them.
             found = connection.execute(
                 f"""
-                select (select struct_pack(compound, pos, neu, neg, label, model, model_version)
-                        from {sources["sentiment"]} where ticket_id = $id limit 1),
+                select (select s from {sources["sentiment"]} s where ticket_id = $id limit 1),
                        (select list(struct_pack(type, text, normalized, field, start, "end") order by field, start)
                         from {sources["entity"]} where ticket_id = $id),
+                       {f"(select list(c order by c.seq) from {messages} c where c.ticket_id = $id)" if messages else "null"},
                        {columns}
                 from {sources["ticket"]} where ticket_id = $id limit 1
                 """,
                 {"id": ticket_id},
             )
-            scores, mentions, *values = found.fetchone()
-            row = dict(zip([d[0] for d in found.description][2:], values, strict=False))
+            scores, mentions, conversation, *values = found.fetchone()
+            row = dict(zip([d[0] for d in found.description][3:], values, strict=False))
         finally:
             connection.close()
-        result = {"partition": key, "ticket": {k: row.get(k) for k in TICKET_FIELDS}, "sentiment": scores, "entities": mentions or []}
+        result = {
+            "partition": key,
+            "ticket": {k: row.get(k) for k in TICKET_FIELDS},
+            "sentiment": _without(scores, ("ticket_id",)),
+            "entities": mentions or [],
+            "conversation": [_without(message, ("ticket_id", "pos", "neu", "neg")) for message in conversation or []],
+        }
         if custom_fields:
             skip = {*TICKET_FIELDS, "source_file", "source_row", "ingested_at", "year", "month", "day"}
             result["custom_fields"] = {k: v for k, v in row.items() if k not in skip and v is not None}

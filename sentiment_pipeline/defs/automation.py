@@ -17,7 +17,7 @@ daily_pipeline = dg.define_asset_job(
     selection=dg.AssetSelection.all(),
     partitions_def=daily_partitions,
     description=(
-        "Every asset of one day: ingest the landing folder into `ticket` and `ticket_rejects`, "
+        "Every asset of one day: ingest the landing folder into `ticket` and `ticket_rejects`, split and score the conversations (`comment`), "
         "score `sentiment`, extract `entity`, then the three DuckDB aggregates."
     ),
 )

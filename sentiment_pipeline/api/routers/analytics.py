@@ -24,26 +24,31 @@ router = APIRouter(
 @router.get(
     "/analytics/sentiment",
     responses=answers(Rows, "csv", "parquet"),
-    summary="Tickets, avg compound, label counts and share negative per day, channel or product",
+    summary="Tickets, avg compound, label counts and share negative per day, channel, product or customer trajectory",
 )
 def analytics(
     state: State,
     key: Caller,
     start: Start = None,
     end: End = None,
-    group_by: Annotated[Literal["day", "channel", "product"], Query()] = "day",
+    group_by: Annotated[Literal["day", "channel", "product", "trajectory"], Query()] = "day",
     product: Annotated[str | None, Query(max_length=200)] = None,
     channel: Annotated[str | None, Query(max_length=50)] = None,
+    trajectory: Annotated[
+        Literal["improving", "declining", "stable", "single"] | None,
+        Query(description="only tickets whose customer's mood moved so (first message against last)"),
+    ] = None,
     fmt: Fmt = "json",
 ) -> Response:
     days = DateRange.parse(start, end)
-    parts = ("analytics", days, group_by, product, channel)
+    parts = ("analytics", days, group_by, product, channel, trajectory)
+    by_ticket = group_by == "trajectory" or trajectory is not None  # the summary does not split by trajectory
     return state.cached(
         parts,
-        ("daily_sentiment_summary",),
+        ("ticket", "sentiment") if by_ticket else ("daily_sentiment_summary",),
         key,
         fmt,
-        lambda: frame_response(state.reader.sentiment(days, group_by, product, channel), key, fmt),
+        lambda: frame_response(state.reader.sentiment(days, group_by, product, channel, trajectory=trajectory), key, fmt),
     )
 
 

@@ -15,7 +15,8 @@ from sentiment_pipeline.schemas import AGGREGATES
 DESCRIPTIONS = {
     "daily_sentiment_summary": (
         "Day x channel x product: tickets, avg_compound, label counts, share_negative (negative / tickets), "
-        "avg_csat (over tickets that have a csat). A null channel or product is a group of its own."
+        "avg_csat (over tickets that have a csat), tickets by customer trajectory (improving, declining, stable, single). "
+        "A null channel or product is a group of its own."
     ),
     "daily_entity_mentions": (
         "Day x entity type x normalized value: mentions (every mention), tickets (distinct tickets), "
@@ -23,7 +24,9 @@ DESCRIPTIONS = {
     ),
     "daily_agent_summary": (
         "Day x agent: tickets, solved (resolved_at set or status solved/resolved/closed), "
-        "median_hours_to_resolve (tickets with resolved_at >= created_at only), avg_compound, avg_csat. "
+        "median_hours_to_resolve (tickets with resolved_at >= created_at only), avg_compound, avg_csat, "
+        "improving and declining tickets, opened_negative (customer's first message negative) and turnaround_share "
+        "(of those, the share whose customer ended not negative). "
         "Tickets with no agent are a group of their own."
     ),
 }

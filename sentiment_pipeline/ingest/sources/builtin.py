@@ -38,7 +38,7 @@ JIRA_CSV = SourceProfile(
         comments=ColumnSpec("Comment", every_copy=True),
     ),
     formats=JIRA_FORMATS,
-    comment_cells=True,
+    people=(("Reporter", "Reporter Id"), ("Assignee", "Assignee Id"), ("Creator", "Creator Id")),
 )
 JIRA_JSON = SourceProfile(
     name="jira_json",

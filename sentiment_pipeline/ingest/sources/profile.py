@@ -69,7 +69,9 @@ class SourceProfile:
     formats: tuple[str, ...] = ()  # the tool's own formats besides ISO-8601; numeric dates written month first
     day_first: bool = False  # numeric dates with no evidence either way are read this way (and noted)
     channel: str | None = None  # a constant, for tools whose exports name no channel
-    comment_cells: bool = False  # CSV: comment cells are ``date;author;text`` (Jira)
+    # CSV: (name header, id header) pairs; a comment author written as one of the row's ids
+    # is shown as that person's name (Jira Cloud writes account ids in comment cells)
+    people: tuple[tuple[str, str], ...] = ()
     records: tuple[str, ...] = ("",)  # JSON: keys that may hold the records ("" = the document is the list)
     rich_text: bool = False  # JSON: text fields may be Atlassian Document Format
     custom_fields: str | None = None  # JSON: a list of {id, value} kept as one column per id (Zendesk)
@@ -175,7 +177,10 @@ def csv_plan(profile: SourceProfile, headers: list[str], names: list[str], day_f
         if canonical == "tags":
             values[canonical] = _tags_of(cells, spec.separator)
         elif canonical == "comments":
-            values[canonical] = _comment_cells(cells, parse)
+            people = [
+                (by_header[n.lower()][0], by_header[i.lower()][0]) for n, i in profile.people if {n.lower(), i.lower()} <= set(by_header)
+            ]
+            values[canonical] = _comment_cells(cells, parse, people)
         else:  # the first non-blank copy (a repeated Component/s: the first component)
             values[canonical] = pl.coalesce(*(pl.when(_present(c)).then(c) for c in cells))
     if profile.channel is not None and "channel" not in values:
@@ -196,16 +201,21 @@ def _tags_of(cells: list[pl.Expr], separator: str | None) -> pl.Expr:
     return pl.when(tags.list.len() > 0).then(tags)
 
 
-def _comment_cells(cells: list[pl.Expr], parse: Callable[[pl.Expr], pl.Expr]) -> pl.Expr:
+def _comment_cells(cells: list[pl.Expr], parse: Callable[[pl.Expr], pl.Expr], people: list[tuple[str, str]]) -> pl.Expr:
     """Jira comment cells ``date;author;text`` (the text may hold ';' and line breaks) -> a
-    list of {created_at_text, created_at, author, text}, blank cells skipped."""
-    texts = pl.concat_list([c.fill_null("") for c in cells]).list.eval(pl.element().filter(pl.element().str.strip_chars() != ""))
-    return texts.list.eval(
-        pl.element()
-        .str.splitn(";", 3)
-        .struct.rename_fields(["created_at_text", "author", "text"])
-        .struct.with_fields(created_at=parse(pl.field("created_at_text")))
-    )
+    list of {created_at_text, created_at, author, text}, blank cells skipped; an author
+    written as the id in one of ``people``'s (name column, id column) is given that name."""
+
+    def comment(cell: pl.Expr) -> pl.Expr:
+        parts = cell.str.splitn(";", 3)
+        written, author = parts.struct.field("field_1"), parts.struct.field("field_1")
+        for name, identity in reversed(people):
+            author = pl.when(written == pl.col(identity)).then(pl.col(name)).otherwise(author)
+        when = parts.struct.field("field_0")
+        fields = pl.struct(created_at_text=when, created_at=parse(when), author=author, text=parts.struct.field("field_2"))
+        return pl.when(_present(cell)).then(fields)
+
+    return pl.concat_list([comment(cell) for cell in cells]).list.drop_nulls()
 
 
 # --- JSON -----------------------------------------------------------------------------------
