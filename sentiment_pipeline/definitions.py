@@ -16,4 +16,5 @@ defs = dg.Definitions(
     schedules=[daily_pipeline_schedule],
     sensors=[landing_sensor, run_failure_alert],
     resources=pipeline_resources(),
+    executor=dg.in_process_executor,
 )

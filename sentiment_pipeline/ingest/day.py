@@ -150,18 +150,21 @@ class DayIngest:
 
     @staticmethod
     def _plan(source: Source, first: Block, summary: dict) -> Plan:
-        """The file's plan; numeric dates (6/21/2025) are read in the order its first block
-        shows (a number above 12 settles it), else in the profile's default order, noted."""
-        profile, day_first = source.profile, False
-        if profile is not None and order_matters(profile):
+        """The file's plan, from its first block's timestamps: numeric dates (6/21/2025) are
+        read in the order they show (a number above 12 settles it), else in the profile's
+        default order, noted; only the formats they are written in are tried."""
+        profile, day_first, sample = source.profile, False, None
+        if profile is not None:
             probe = plan_for(source)
             values = [probe.values[c] for c in ("created_at", "resolved_at") if c in probe.values]
-            seen, found = numeric_order(first.rows.select(values).get_columns()) if values else (False, None)
-            day_first = profile.day_first if found is None else found
-            if seen:
-                order = "day first" if day_first else "month first"
-                summary["date order"] = order if found is not None else f"{order} (assumed: no date in the file settles it)"
-        plan = plan_for(source, day_first)
+            sample = first.rows.select(pl.concat_list(values).explode()).to_series() if values else None
+            if order_matters(profile) and sample is not None:
+                seen, found = numeric_order([sample])
+                day_first = profile.day_first if found is None else found
+                if seen:
+                    order = "day first" if day_first else "month first"
+                    summary["date order"] = order if found is not None else f"{order} (assumed: no date in the file settles it)"
+        plan = plan_for(source, day_first, sample)
         summary["mapped"] = ", ".join(f"{column} -> {canonical}" for column, canonical in plan.mapped) or "by header name"
         return plan
 
@@ -182,7 +185,7 @@ class DayIngest:
             "resolved_at": pl.col("__resolved"),
             "csat": pl.when(_csat_ok(pl.col("__csat"))).then(pl.col("__csat").str.strip_chars().cast(pl.Int8)),
             "tags": values.get("tags"),
-            "comments": _comments(values.get("comments")),
+            "comments": _comments(pl.col("__comments") if "comments" in values else None),  # parsed by the judge
             "channel": None if channel is None else vocabulary.channel(channel),
             "channel_raw": None if channel is None or (source.profile and source.profile.channel) else _text(channel),
             "priority": None if priority is None else vocabulary.priority(priority),
@@ -201,7 +204,8 @@ class DayIngest:
                 computed.append(pl.lit(None, dtype=dtype).alias(name))
             elif read[source_of[name]] != pl.String:
                 computed.append(pl.col(source_of[name]).cast(pl.String).alias(name))
-        inputs = [ROW, *{e for c in computed for e in c.meta.root_names() if e not in (ROW, *JUDGED)}]
+        judged = [*JUDGED, *(["__comments"] if "comments" in values else [])]
+        inputs = [ROW, *{e for c in computed for e in c.meta.root_names() if e not in (ROW, *judged)}]
         names = self._schema.names()
         renamed = {name for name, source in source_of.items() if name != source}  # (an alias per column and block adds up)
 
@@ -209,7 +213,7 @@ class DayIngest:
             if kept.height < rows.height:
                 rows = rows.filter(pl.col(ROW).is_in(kept.get_column(ROW).implode()))
             by_source = {column.name: column for column in rows.get_columns()}
-            narrow = pl.DataFrame([*(by_source[c] for c in inputs), *kept.select(JUDGED).get_columns()]).select(computed)
+            narrow = pl.DataFrame([*(by_source[c] for c in inputs), *kept.select(judged).get_columns()]).select(computed)
             done = {column.name: column for column in narrow.get_columns()}
             return pl.DataFrame(
                 [done[n] if n in done else by_source[source_of[n]].alias(n) if n in renamed else by_source[n] for n in names]

@@ -32,13 +32,14 @@ def canonical_names(columns: list[str]) -> tuple[dict[str, str], list[str]]:
     return mapping, custom
 
 
-def plan_for(source: Source, day_first: bool = False) -> Plan:
+def plan_for(source: Source, day_first: bool = False, sample: pl.Series | None = None) -> Plan:
     """The file's canonical values as expressions over its columns: through its profile, or
-    by header name (and alias) for a file in the canonical layout."""
+    by header name (and alias) for a file in the canonical layout. ``day_first`` and ``sample``
+    (the file's first timestamps) settle how its timestamps are read."""
     profile = source.profile
     if profile is not None and profile.kind == "csv":
-        return csv_plan(profile, source.headers, source.columns, day_first)
-    parse, expected = timestamp_parser(profile, day_first)
+        return csv_plan(profile, source.headers, source.columns, day_first, sample)
+    parse, expected = timestamp_parser(profile, day_first, sample)
     if profile is not None:  # JSON: the reader already named the columns canonically
         mapping = {c: c for c in source.columns if c in TICKET_CANONICAL}
         mapped = source.mapped or []
@@ -94,7 +95,8 @@ def _tags(text: pl.Expr | None, dtype: pl.DataType | None) -> pl.Expr:
 
 def judge(rows: pl.DataFrame, plan: Plan) -> pl.DataFrame:
     """ROW, ``__id`` (the trimmed ticket id), ``__created``/``__resolved`` (parsed), ``__csat``
-    (text) and ``__reason`` (null for a good row; the first failing rule wins)."""
+    (text), ``__comments`` (parsed, when the file has comments) and ``__reason`` (null for a
+    good row; the first failing rule wins)."""
     ticket_id, created, resolved, csat = (pl.col(f"__{c}_text") for c in JUDGED_COLUMNS)
     expected = plan.expected_time
     reason = (
@@ -118,11 +120,22 @@ def judge(rows: pl.DataFrame, plan: Plan) -> pl.DataFrame:
     trimmed = ticket_id.str.strip_chars()
     text = [plan.values.get(c, pl.lit(None, dtype=pl.String)).alias(f"__{c}_text") for c in JUDGED_COLUMNS]
     comments = [plan.values["comments"].alias("__comments")] if "comments" in plan.values else []
+    # Only the columns the values are made of: polars' cost per operation grows with the width.
+    used = dict.fromkeys(name for expr in (*text, *comments) for name in expr.meta.root_names())
+    narrow = pl.DataFrame([rows.get_column(ROW), *(rows.get_column(name) for name in used if name != ROW)])
     return (
-        rows.lazy()
+        narrow.lazy()
         .select(ROW, *text, *comments)
         .with_columns(__created=plan.timestamps(created), __resolved=plan.timestamps(resolved), __csat=csat)
-        .select(ROW, "__created", "__resolved", "__csat", __reason=reason, __id=pl.when(trimmed != "").then(trimmed))
+        .select(
+            ROW,
+            "__created",
+            "__resolved",
+            "__csat",
+            *(["__comments"] if comments else []),
+            __reason=reason,
+            __id=pl.when(trimmed != "").then(trimmed),
+        )
         .collect()
     )
 

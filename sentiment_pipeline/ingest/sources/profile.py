@@ -77,10 +77,6 @@ class SourceProfile:
     custom_fields: str | None = None  # JSON: a list of {id, value} kept as one column per id (Zendesk)
     origin: str = "built in"
 
-    def describe_formats(self, day_first: bool) -> str:
-        shown = [self.timestamp_format] if self.timestamp_format else [_ordered(f, day_first) for f in self.formats]
-        return " or ".join([*(f"'{f}'" for f in shown), *([] if self.timestamp_format else ["ISO-8601"])])
-
 
 @dataclass
 class Plan:
@@ -95,18 +91,19 @@ class Plan:
     missing: list[str] = field(default_factory=list)  # required canonical columns the file does not have
 
 
-def parse_timestamps(text: pl.Expr, formats: tuple[str, ...] = (), timezone: str = "UTC") -> pl.Expr:
+def parse_timestamps(text: pl.Expr, formats: tuple[str, ...] = (), timezone: str = "UTC", iso: bool = True) -> pl.Expr:
     """Text -> UTC timestamp. ISO-8601 with a zone is exact; ISO without one, and ``formats``,
-    are local time in ``timezone``; a date alone is midnight there."""
+    are local time in ``timezone``; a date alone is midnight there. ``iso=False``: ``formats`` only."""
     cleaned = (
         text.str.strip_chars()
         .str.replace(r"^(\d{4}-\d{2}-\d{2})[ T]", "${1}T")
         .str.replace(r"\s*(?:Z|z|UTC)$", "+00:00")
         .str.replace(r"(T[\d:.]+[+-]\d{2})$", "${1}00")  # a "+02" offset means "+0200"
     )
-    zoned = [cleaned.str.to_datetime(f, strict=False, time_unit="us", time_zone="UTC") for f in ISO_ZONED]
-    local = [cleaned.str.to_datetime(f, strict=False, time_unit="us") for f in (*ISO_NAIVE, *formats)]
-    local.append(cleaned.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us")))
+    zoned = [cleaned.str.to_datetime(f, strict=False, time_unit="us", time_zone="UTC") for f in ISO_ZONED] if iso else []
+    local = [cleaned.str.to_datetime(f, strict=False, time_unit="us") for f in (*(ISO_NAIVE if iso else ()), *formats)]
+    if iso:
+        local.append(cleaned.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us")))
     naive = pl.coalesce(*local).dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
     return pl.coalesce(*zoned, naive.dt.convert_time_zone("UTC"))
 
@@ -136,33 +133,53 @@ def _ordered(fmt: str, day_first: bool) -> str:
     return fmt.replace("%m", "\0").replace("%d", "%m").replace("\0", "%d") if day_first and AMBIGUOUS.search(fmt) else fmt
 
 
-def timestamp_parser(profile: SourceProfile | None, day_first: bool) -> tuple[Callable[[pl.Expr], pl.Expr], str]:
-    """The file's timestamp parser and how its values should look (for reject reasons)."""
+def timestamp_parser(
+    profile: SourceProfile | None, day_first: bool, sample: pl.Series | None = None
+) -> tuple[Callable[[pl.Expr], pl.Expr], str]:
+    """The file's timestamp parser and how its values should look (for reject reasons).
+
+    With a ``sample`` of the file's own timestamps (its first block), only the formats that
+    read some of them are tried: an export writes one format, and each format tried is a
+    pass over every value (a Jira profile knows seven). A file whose first values fit none
+    keeps them all."""
     if profile is None:
         return parse_timestamps, "an ISO-8601 date or timestamp"
-    formats = (profile.timestamp_format,) if profile.timestamp_format else tuple(_ordered(f, day_first) for f in profile.formats)
     zone = profile.timezone
+    if profile.timestamp_format:
+        fixed = profile.timestamp_format
 
-    def parse(text: pl.Expr) -> pl.Expr:
-        if profile.timestamp_format:
-            local = text.str.strip_chars().str.to_datetime(profile.timestamp_format, strict=False, time_unit="us")
+        def parse_fixed(text: pl.Expr) -> pl.Expr:
+            local = text.str.strip_chars().str.to_datetime(fixed, strict=False, time_unit="us")
             return local.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
-        return parse_timestamps(text, formats, zone)
 
-    return parse, f"a {profile.name} timestamp ({profile.describe_formats(day_first)})"
+        return parse_fixed, f"a {profile.name} timestamp ('{fixed}', from the sources file)"
+    formats, iso = tuple(_ordered(f, day_first) for f in profile.formats), True
+    if sample is not None and (values := _present_values(sample)).len():
+        frame = pl.DataFrame({"text": values})
+        fits = [f for f in formats if frame.select(parse_timestamps(pl.col("text"), (f,), zone, iso=False).is_not_null().any()).item()]
+        fits_iso = frame.select(parse_timestamps(pl.col("text"), (), zone).is_not_null().any()).item()
+        if fits or fits_iso:
+            formats, iso = tuple(fits), fits_iso
+    shown = [*(f"'{f}'" for f in formats), *(["ISO-8601"] if iso else [])]
+    return (lambda text: parse_timestamps(text, formats, zone, iso)), f"a {profile.name} timestamp ({' or '.join(shown)})"
+
+
+def _present_values(series: pl.Series) -> pl.Series:
+    values = series.drop_nulls().str.strip_chars()
+    return values.filter(values != "")
 
 
 # --- CSV ------------------------------------------------------------------------------------
 
 
-def csv_plan(profile: SourceProfile, headers: list[str], names: list[str], day_first: bool) -> Plan:
+def csv_plan(profile: SourceProfile, headers: list[str], names: list[str], day_first: bool, sample: pl.Series | None = None) -> Plan:
     """Expressions for a CSV whose header is ``headers`` (as written; repeats allowed), read
     under the unique column ``names``. A header the profile names in several copies
     (Jira's ``Labels``, ``Comment``) is read in all of them, in order."""
     by_header: dict[str, list[str]] = {}
     for header, name in zip(headers, names, strict=True):
         by_header.setdefault(header.strip().lower(), []).append(name)
-    parse, expected = timestamp_parser(profile, day_first)
+    parse, expected = timestamp_parser(profile, day_first, sample)
     values: dict[str, pl.Expr] = {}
     used: set[str] = set()
     mapped: list[tuple[str, str]] = []
