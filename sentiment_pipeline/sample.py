@@ -112,7 +112,7 @@ def _canonical_rows(rng: random.Random, day: date, first_id: int, count: int) ->
                 "Ticket_Number": str(first_id + index),
                 "Created": _timestamp_text(rng, created),
                 "subject": subject,
-                "Description": body,
+                "Description": _as_email(rng, body),
                 "channel": rng.choice(CHANNELS) if rng.random() > 0.02 else None,
                 "product": rng.choice(catalog) if rng.random() > 0.05 else None,
                 "customer_id": f"C{rng.randrange(1, 5000):06d}",
@@ -125,6 +125,20 @@ def _canonical_rows(rng: random.Random, day: date, first_id: int, count: int) ->
             }
         )
     return rows
+
+
+SIGNERS = ["Jürgen Müller", "Zoë Martín", "陈伟", "Ana Souza", "Olivier Lefèvre", "Priya Nair", "Tom O'Brien"]
+ADDRESSES = ["Königstraße 12, 10115 Berlin", "4 rue de l'Église, 75004 Paris", "221B Baker St, London", ""]
+
+
+def _as_email(rng: random.Random, body: str) -> str:
+    """Most bodies are e-mails, as helpdesks export them: a greeting, line breaks, a quoted
+    line, a signature with a non-ASCII name and an address full of commas."""
+    if rng.random() >= 0.6:
+        return body
+    signer, address = rng.choice(SIGNERS), rng.choice(ADDRESSES)
+    quoted = '\n\n> On Monday you wrote: "please send a screenshot, thanks"' if rng.random() < 0.3 else ""
+    return f"Hello,\n\n{body}{quoted}\n\nRegards,\n{signer}" + (f"\n{address}" if address else "")
 
 
 def _timestamp_text(rng: random.Random, moment: datetime) -> str:

@@ -228,3 +228,34 @@ def test_raw_text_of_a_rejected_row_in_a_file_with_quoted_line_breaks():
     result, tickets = run(("a.csv", content))
     assert tickets.get_column("ticket_id").to_list() == ["T1"]
     assert result.rejects.select("source_row", "raw").rows() == [(2, 'T2,2025-01-02,S,"say ""hi"", bye",email,9,a;b')]
+
+
+@pytest.mark.parametrize("block_bytes", [None, 256])  # one block, and many small ones cut between rows
+def test_line_breaks_stray_quotes_and_crlf_do_not_change_which_rows_land_or_their_numbers(block_bytes, monkeypatch):
+    """The same 60 tickets written plainly, with e-mail bodies holding quoted line breaks, with
+    CRLF line ends, and with a stray quote in an unquoted field: the same tickets land with
+    the same row numbers (a quoted multi-line field is one row) and the same bodies."""
+    if block_bytes:
+        from sentiment_pipeline.ingest import csv_reader, files
+
+        monkeypatch.setattr(csv_reader, "BLOCK_BYTES", block_bytes)
+        monkeypatch.setattr(files, "BLOCK_BYTES", block_bytes)
+    bodies = [f'Hello,\n\nmy order ORD-{n} is late, "again".\n\nRegards,\nZoë, Königstraße {n}' for n in range(60)]
+
+    def export(body_of, line_end="\n") -> str:
+        rows = [f'T{n},2025-01-02T10:{n:02d}:00Z,Late,"{body_of(n).replace(chr(34), chr(34) * 2)}",email' for n in range(60)]
+        return line_end.join(["ticket_id,created_at,subject,body,channel", *rows]) + line_end
+
+    plain = export(lambda n: f"order ORD-{n} is late")
+    variants = {
+        "e-mail bodies": export(lambda n: bodies[n]),
+        "e-mail bodies, CRLF": export(lambda n: bodies[n].replace("\n", "\r\n"), "\r\n"),
+        "a stray quote": plain.replace("T7,2025-01-02T10:07:00Z,Late,", 'T7,2025-01-02T10:07:00Z,Late 5" screen,', 1),
+    }
+    _, expected = run(("a.csv", plain))
+    numbering = expected.select("ticket_id", "source_row")
+    for name, content in variants.items():
+        _, tickets = run(("a.csv", content))
+        assert tickets.select("ticket_id", "source_row").equals(numbering), name
+    _, mailed = run(("a.csv", variants["e-mail bodies, CRLF"]))
+    assert mailed.get_column("body").to_list() == [b.replace("\n", "\r\n") for b in bodies]
