@@ -28,6 +28,7 @@ POSITIVE_AT = 0.05
 NEGATIVE_AT = -0.05
 MIN_TEXTS_PER_WORKER = 2_000
 NEGATE_WORDS = frozenset(NEGATE)  # below this, starting processes costs more than it saves
+TOKEN_PREFIX = "zzsupport"  # support phrases become one token each: this prefix and the group's name
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,8 @@ class _Vader(SentimentIntensityAnalyzer):
     def __init__(self):
         super().__init__()
         assert not any(key.isascii() for key in self.emojis), "an ASCII emoji key would break the fast path"
+        self.ironic_tokens: frozenset[str] = frozenset()  # set by the support layer (see _but_check)
+        self.phrase_tokens: frozenset[str] = frozenset()
 
     def polarity_scores(self, text: str) -> dict[str, float]:
         if not text.isascii():
@@ -127,10 +130,31 @@ class _Vader(SentimentIntensityAnalyzer):
             sentiments = self.sentiment_valence(0, sentitext, item, i, sentiments)
         return self.score_valence(self._but_check(words, sentiments), text)
 
+    def _but_check(self, words: list[str], sentiments: list[float]) -> list[float]:
+        """VADER's "but" rule, after the support layer's irony rule: a praise interjection
+        ("Great job guys, ...", "Brilliant.") counts with the opposite sign when nothing else
+        in the text is positive and a support complaint phrase is ("..., my order got
+        cancelled for no reason"). A negative word alone is not enough ("Perfect, I'll send
+        the crash log"). Plain VADER has no ironic tokens, so this is VADER's rule alone."""
+        if self.ironic_tokens:
+            lowered = [str(word).lower() for word in words]
+            ironic = {i for i, word in enumerate(lowered) if word in self.ironic_tokens}
+            rest = [(word, value) for i, (word, value) in enumerate(zip(lowered, sentiments, strict=True)) if i not in ironic]
+            complaint = any(value < 0 and word in self.phrase_tokens for word, value in rest)
+            if ironic and complaint and all(value <= 0 for _, value in rest):
+                sentiments = [-abs(value) if i in ironic else value for i, value in enumerate(sentiments)]
+        return SentimentIntensityAnalyzer._but_check(words, sentiments)
+
     @staticmethod
     def _negation_check(valence: float, words: list[str], start_i: int, i: int) -> float:
         """VADER's rule, lower-casing only the up to three words it looks at (VADER
         lower-cases the whole text for every sentiment word it scores)."""
+
+        if start_i > 0 and str(words[i]).lower().startswith(TOKEN_PREFIX):
+            # A support phrase carries its own negation ("not working", "never arrived"): only
+            # the word right before it negates it; two or three words back is mostly the
+            # clause before ("I don't understand, you said it was fixed").
+            return valence
 
         def word(offset: int) -> str:  # same (wrapping) indexing as VADER's
             return str(words[i - offset]).lower()
@@ -163,6 +187,8 @@ def _analyzer(domain: bool) -> SentimentIntensityAnalyzer:
         for group in layer["words"].values():
             analyzer.lexicon.update({word.lower(): float(value) for word, value in group.items()})
         analyzer.lexicon.update({token: valence for token, _, valence in _phrase_groups()})
+        analyzer.ironic_tokens = frozenset(_ironic_tokens())
+        analyzer.phrase_tokens = frozenset(token for token, _, _ in _phrase_groups())
     return analyzer
 
 
@@ -184,14 +210,27 @@ def _layer_digest() -> str:
 def _phrase_groups() -> tuple[tuple[str, str, float], ...]:
     """(token, one case-insensitive regex for the group, valence), in file order.
 
-    Tokens are plain lower-case letters so VADER's tokenizer keeps them whole.
+    Tokens are plain lower-case letters so VADER's tokenizer keeps them whole. A match
+    starts and ends on a word boundary, or, for patterns that start or end with punctuation
+    ('"fix"', "anyone there??"), at the start or end of the text or next to whitespace
+    (which the match then takes in; the token is written with spaces around it anyway).
     """
     groups = []
     for name, group in _layer()["phrases"].items():
-        token = "zzsupport" + "".join(c for c in name.lower() if c.isalpha())
-        pattern = r"(?i)(?-u:\b)(?:" + "|".join(f"(?:{p})" for p in group["patterns"]) + r")(?-u:\b)"
-        groups.append((token, pattern, float(group["valence"])))
+        pattern = r"(?i)(?:(?-u:\b)|^|\s)(?:" + "|".join(f"(?:{p})" for p in group["patterns"]) + r")(?:(?-u:\b)|$|\s)"
+        groups.append((_token(name), pattern, float(group["valence"])))
     return tuple(groups)
+
+
+def _token(name: str) -> str:
+    return TOKEN_PREFIX + "".join(c for c in name.lower() if c.isalpha())
+
+
+@cache
+def _ironic_tokens() -> tuple[str, ...]:
+    """Tokens of the phrase groups marked ``ironic`` (praise that reads as sarcasm next to
+    nothing but complaints; see ``_Vader._but_check``)."""
+    return tuple(_token(name) for name, group in _layer()["phrases"].items() if group.get("ironic", False))
 
 
 def accuracy_table(labeled: pl.DataFrame, models: tuple[Model, ...] = (Model(domain=False), Model())) -> pl.DataFrame:
