@@ -53,6 +53,7 @@ bench: install
 	$(BIN)/python benchmarks/enrich.py
 	$(BIN)/python benchmarks/accuracy.py
 	$(BIN)/python benchmarks/history.py
+	$(BIN)/python benchmarks/run_overhead.py
 
 clean:
 	rm -rf $(VENV) .dagster data .pytest_cache

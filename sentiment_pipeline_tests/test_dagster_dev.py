@@ -148,7 +148,7 @@ def test_asset_graph_groups_and_dependencies(dagster_dev):
     assert all(nodes[key]["isPartitioned"] for key in GROUPS)
     deps = {key: {"/".join(d["path"]) for d in node["dependencyKeys"]} for key, node in nodes.items()}
     assert deps["ticket"] == deps["ticket_rejects"] == set()
-    assert deps["sentiment"] == deps["entity"] == {"ticket"}
+    assert deps["comment"] == deps["entity"] == {"ticket"} and deps["sentiment"] == {"comment"}
     for key in ("daily_sentiment_summary", "daily_entity_mentions", "daily_agent_summary"):
         assert "sentiment" in deps[key] and deps[key] <= {"ticket", "sentiment", "entity"}, (key, deps[key])
 

@@ -327,7 +327,8 @@ def test_stray_quotes_polars_cannot_parse_in_a_judged_column_fall_back_to_the_st
     assert row_rejects.select("source_row", "reason").rows() == [(2, "row has 1 fields but the header has 2")]
     result, tickets, row_rejects, _ = check_day([landing("b.csv", b'ticket_id\n;"x\ny"\n\n')])  # as the fuzzing found it
     assert result.input_rows == 2 and tickets.height == 0
-    assert row_rejects.get_column("reason").to_list() == ["missing created_at"] * 2
+    reasons = row_rejects.get_column("reason").to_list()
+    assert len(reasons) == 2 and all(r.startswith("no source profile matches this file and it has no created_at column") for r in reasons)
 
 
 def test_text_after_a_closing_quote_does_not_fail_the_day():
