@@ -153,17 +153,16 @@ class DayIngest:
         """The file's plan, from its first block's timestamps: numeric dates (6/21/2025) are
         read in the order they show (a number above 12 settles it), else in the profile's
         default order, noted; only the formats they are written in are tried."""
-        profile, day_first, sample = source.profile, False, None
-        if profile is not None:
-            probe = plan_for(source)
-            values = [probe.values[c] for c in ("created_at", "resolved_at") if c in probe.values]
-            sample = first.rows.select(pl.concat_list(values).explode()).to_series() if values else None
-            if order_matters(profile) and sample is not None:
-                seen, found = numeric_order([sample])
-                day_first = profile.day_first if found is None else found
-                if seen:
-                    order = "day first" if day_first else "month first"
-                    summary["date order"] = order if found is not None else f"{order} (assumed: no date in the file settles it)"
+        profile, day_first = source.profile, False
+        probe = plan_for(source)
+        values = [probe.values[c] for c in ("created_at", "resolved_at") if c in probe.values]
+        sample = first.rows.select(pl.concat_list(values).explode()).to_series() if values else None
+        if profile is not None and order_matters(profile) and sample is not None:
+            seen, found = numeric_order([sample])
+            day_first = profile.day_first if found is None else found
+            if seen:
+                order = "day first" if day_first else "month first"
+                summary["date order"] = order if found is not None else f"{order} (assumed: no date in the file settles it)"
         plan = plan_for(source, day_first, sample)
         summary["mapped"] = ", ".join(f"{column} -> {canonical}" for column, canonical in plan.mapped) or "by header name"
         return plan
