@@ -30,6 +30,7 @@ from sentiment_pipeline.ingest.blocks import (
     UnreadableFile,
     _decoded,
     _not_internal,
+    csv_line,
 )
 
 # --- CSV, block by block ------------------------------------------------------------------
@@ -309,7 +310,7 @@ def _whole_rows(rows: Iterable[tuple[int, list[str]]], width: int, delimiter: st
             blank.append(number)
         elif len(fields) != width:
             reason = f"row has {len(fields)} fields but the header has {width}"
-            broken.append({ROW: number, "reason": reason, "raw": _csv_line(fields, delimiter)})
+            broken.append({ROW: number, "reason": reason, "raw": csv_line(fields, delimiter)})
         else:
             yield number, fields
 
@@ -359,9 +360,3 @@ def _unique_names(names: list[str], notes: list[str], uri: str) -> list[str]:
         seen.add(renamed.lower())
         unique.append(renamed)
     return unique
-
-
-def _csv_line(fields: list[str], delimiter: str) -> str:
-    out = io.StringIO()
-    csv.writer(out, delimiter=delimiter, lineterminator="").writerow(fields)
-    return out.getvalue()
