@@ -153,21 +153,32 @@ def _unmapped(plan: Plan, headers: list[str]) -> str:
 
 
 class FirstSeen:
-    """The day's first occurrence of each ticket id among good rows: (file, row)."""
+    """The day's first occurrence of each ticket id among good rows: (file, row).
+
+    Membership is a Python set (C-level set operations on each block's ids): probing a
+    polars frame of every id seen so far rebuilt its hash table for every block."""
 
     def __init__(self):
+        self.ids: set[str] = set()
         self.seen = pl.DataFrame(schema={"__id": pl.String, "first_file": pl.String, "first_row": pl.UInt32})
 
     def duplicates(self, good: pl.DataFrame, uri: str) -> pl.DataFrame:
         """ROW, ``__id``, ``__reason`` of the good rows (ROW, ``__id``) whose id came earlier
         in the day; the others become first occurrences."""
         firsts = good.unique("__id", keep="first", maintain_order=True)
-        earlier = self.seen.join(firsts.select("__id"), on="__id", how="semi")  # (probes the day's ids once)
-        new = firsts.join(earlier, on="__id", how="anti").select("__id", first_file=pl.lit(uri), first_row=pl.col(ROW))
+        block_ids = firsts.get_column("__id").to_list()
+        repeated = self.ids.intersection(block_ids)
+        self.ids.update(block_ids)
+        if repeated:
+            firsts = firsts.filter(~pl.col("__id").is_in(pl.Series(list(repeated), dtype=pl.String).implode()))
+        new = firsts.select("__id", first_file=pl.lit(uri), first_row=pl.col(ROW))
         self.seen.vstack(new, in_place=True)
         if self.seen.n_chunks() > 64:
             self.seen = self.seen.rechunk()
-        known = pl.concat([earlier, new])
+        if not repeated and firsts.height == good.height:  # no id seen twice: the usual block
+            return pl.DataFrame(schema={ROW: pl.UInt32, "__id": pl.String, "__reason": pl.String})
+        earlier = self.seen.filter(pl.col("__id").is_in(pl.Series(list(repeated), dtype=pl.String).implode()))
+        known = pl.concat([earlier, new]).unique("__id", keep="first", maintain_order=True)
         later = (pl.col("first_file") != uri) | (pl.col("first_row") != pl.col(ROW))
         reason = pl.format(
             "duplicate ticket_id '{}': the first occurrence ({} row {}) is kept",
