@@ -1,6 +1,7 @@
 """The read API over real HTTP (uvicorn on 127.0.0.1, a free port) against Parquet written by the pipeline."""
 
 import io
+import re
 from datetime import date
 
 import polars as pl
@@ -207,3 +208,15 @@ def test_openapi_documents_every_route_and_parameter(api):
     assert parameters["/v1/analytics/sentiment"] >= {"start", "end", "group_by"}
     assert parameters["/v1/reports/daily"] >= {"date"}
     assert all(op.get("summary") for item in spec["paths"].values() for op in item.values())
+
+
+def test_docs_and_redoc_load_every_asset_from_the_server_itself(tmp_path):
+    """Offline is normal: the pages name no external URL, and each asset they load is served."""
+    with serving(create_app(str(tmp_path), KeyStore(tmp_path / "keys.sqlite"))) as url:
+        for page in ("/docs", "/redoc"):
+            html = requests.get(f"{url}{page}", timeout=30).text
+            assets = re.findall(r'(?:src|href)=["\']([^"\']+)["\']', html) + re.findall(r"url: ['\"]([^'\"]+)['\"]", html)
+            assert assets and not [a for a in assets if a.startswith(("http://", "https://", "//"))], (page, assets)
+            for asset in assets:
+                answer = requests.get(f"{url}{asset}", timeout=30)
+                assert answer.status_code == 200 and len(answer.content) > 100, (page, asset)

@@ -42,7 +42,7 @@ PII2,{PII_DAY}T10:00:00Z,Invoice for {EMAILS[1]},"Please send the invoice to {EM
 PII3,{PII_DAY}T11:00:00Z,Router question,"Which firmware is current? Reply to {EMAILS[0]} or {PHONES[4]}",web,Acme Router X2,{EMAILS[2]},
 """
 UNAUTHORIZED = {"error": "unauthorized", "message": "missing, unknown or revoked API key: send `Authorization: Bearer <key>`"}
-OPEN_ROUTES = {"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+OPEN_ROUTES = {"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/static-offline-docs"}  # + the docs' own JS/CSS
 
 
 class RecordingDatabase:

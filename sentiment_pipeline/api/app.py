@@ -12,6 +12,7 @@ import threading
 
 from cachetools import TTLCache
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from sentiment_pipeline import __version__, settings
 from sentiment_pipeline.api.deps import ApiState
@@ -26,7 +27,7 @@ CACHE_SECONDS = 300
 def create_app(root: str | None = None, keys: KeyStore | None = None, cache_size: int = 4096) -> FastAPI:
     """The app over ``root`` (default: SENTIMENT_STORAGE_ROOT); ``cache_size=0`` turns caching off."""
     reader = Reader(settings.normalise_root(root) if root else settings.lake_roots().storage_root)
-    app = FastAPI(
+    app = FastAPIOffline(  # /docs and /redoc from the installed package's assets: no CDN, works offline
         title="sentiment_pipeline read API",
         version=__version__,
         description=__doc__,
