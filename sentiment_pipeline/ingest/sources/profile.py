@@ -42,7 +42,6 @@ ISO_ZONED = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%dT%H:
 ISO_NAIVE = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M")
 NUMERIC_DATE = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}\b")
 AMBIGUOUS = re.compile(r"%[md][/.-]%[md]")  # a format with the day and month side by side as numbers
-COMMENT_FIELDS = ("created_at", "author", "text")
 
 
 @dataclass(frozen=True)
@@ -271,7 +270,3 @@ def json_path(record: object, path: str) -> object:
             return None
         value = value.get(part)
     return value
-
-
-def comment_struct() -> pl.DataType:
-    return pl.List(pl.Struct({"created_at_text": pl.String, "created_at": UTC_TIMESTAMP, "author": pl.String, "text": pl.String}))
