@@ -48,7 +48,10 @@ def ingest_files(files: dict[str, bytes], sources: Path | None = None):
 
 def as_expected(ticket: dict) -> dict:
     """A ticket row in expected.json's terms: times as UTC ISO text, comments likewise."""
-    iso = lambda moment: None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+
+    def iso(moment: datetime | None) -> str | None:
+        return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
     shown = {**ticket, "created_at": iso(ticket["created_at"]), "resolved_at": iso(ticket["resolved_at"])}
     shown["comments"] = [{**c, "created_at": iso(c["created_at"])} for c in ticket["comments"]]
     return shown

@@ -14,7 +14,8 @@ Values are read as strings (no type guessing from the first rows; "000123" stays
 from sentiment_pipeline.ingest.blocks import UnreadableFile
 from sentiment_pipeline.ingest.day import DayIngest, DayOutcome, ingest_day
 from sentiment_pipeline.ingest.files import READABLE_SUFFIXES, LandingFile, open_source
-from sentiment_pipeline.ingest.rules import HEADER_TO_CANONICAL, parse_timestamp
+from sentiment_pipeline.ingest.rules import HEADER_TO_CANONICAL
+from sentiment_pipeline.ingest.sources.profile import parse_timestamps
 
 __all__ = [
     "HEADER_TO_CANONICAL",
@@ -25,5 +26,5 @@ __all__ = [
     "UnreadableFile",
     "ingest_day",
     "open_source",
-    "parse_timestamp",
+    "parse_timestamps",
 ]

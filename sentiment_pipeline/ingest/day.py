@@ -9,10 +9,11 @@ from datetime import datetime
 import polars as pl
 from polars.io.plugins import register_io_source
 
-from sentiment_pipeline.ingest.blocks import JUDGED, PROBLEM, RAW, ROW, Block, Source, UnreadableFile
+from sentiment_pipeline.ingest.blocks import JUDGED, ROW, Block, Source, UnreadableFile
 from sentiment_pipeline.ingest.files import LandingFile, open_source
-from sentiment_pipeline.ingest.rules import FirstSeen, _csat_ok, _custom_names, _present, _row_rejects, judge, plan_for
+from sentiment_pipeline.ingest.rules import FirstSeen, _csat_ok, _custom_names, _row_rejects, custom_columns, judge, plan_for
 from sentiment_pipeline.ingest.sources import BUILT_IN, Plan, SourceProfile, numeric_order, order_matters, vocabulary
+from sentiment_pipeline.ingest.sources.profile import nonblank
 from sentiment_pipeline.schemas import COMMENTS, TICKET_CANONICAL, TICKET_LINEAGE, TICKET_REJECTS, UTC_TIMESTAMP
 
 RAW_PREVIEW_CHARS = 1_000
@@ -174,8 +175,7 @@ class DayIngest:
         Custom text columns pass through as they are (no per-column work); the typed columns
         are computed on a narrow frame: polars' per-operation cost grows with the width.
         """
-        custom = [c for c in source.columns if c not in plan.used and c not in (ROW, RAW, PROBLEM)]
-        source_of = {self._custom_names[c.lower()]: c for c in custom}
+        source_of = {self._custom_names[c.lower()]: c for c in custom_columns(source, plan)}
         values = plan.values
         channel, priority = values.get("channel"), values.get("priority")
         typed = {
@@ -186,9 +186,9 @@ class DayIngest:
             "tags": values.get("tags"),
             "comments": _comments(pl.col("__comments") if "comments" in values else None),  # parsed by the judge
             "channel": None if channel is None else vocabulary.channel(channel),
-            "channel_raw": None if channel is None or (source.profile and source.profile.channel) else _text(channel),
+            "channel_raw": None if channel is None or (source.profile and source.profile.channel) else nonblank(channel),
             "priority": None if priority is None else vocabulary.priority(priority),
-            "priority_raw": None if priority is None else _text(priority),
+            "priority_raw": None if priority is None else nonblank(priority),
             "source_file": pl.lit(source.uri),
             "source_row": pl.col(ROW).cast(pl.Int64),
             "ingested_at": self._stamp,
@@ -198,7 +198,7 @@ class DayIngest:
             if typed.get(name) is not None:
                 computed.append(typed[name].alias(name))
             elif name in values:
-                computed.append(_text(values[name]).alias(name))
+                computed.append(nonblank(values[name]).alias(name))
             elif name not in source_of:  # a canonical column this file lacks, or another file's custom one
                 computed.append(pl.lit(None, dtype=dtype).alias(name))
             elif read[source_of[name]] != pl.String:
@@ -225,11 +225,6 @@ def ingest_day(files: list[LandingFile], ingested_at: datetime, profiles: Sequen
     """All landing files of one partition -> tickets (lazy, wide, streamed) and rejects;
     each file is matched against ``profiles`` (default: the built-in ones)."""
     return DayIngest(list(files), ingested_at, profiles)
-
-
-def _text(value: pl.Expr) -> pl.Expr:
-    """A text value, blank as null."""
-    return pl.when(_present(value)).then(value)
 
 
 def _comments(comments: pl.Expr | None) -> pl.Expr:

@@ -7,7 +7,7 @@ import polars as pl
 
 from sentiment_pipeline.ingest.blocks import PROBLEM, RAW, ROW, Block, Source
 from sentiment_pipeline.ingest.sources import Plan, csv_plan, timestamp_parser
-from sentiment_pipeline.ingest.sources.profile import parse_timestamps
+from sentiment_pipeline.ingest.sources.profile import present
 from sentiment_pipeline.schemas import DERIVED, TICKET_ALIASES, TICKET_CANONICAL, TICKET_LINEAGE
 
 JUDGED_COLUMNS = ("ticket_id", "created_at", "resolved_at", "csat")  # the ones a row can fail on
@@ -19,7 +19,7 @@ HEADER_TO_CANONICAL = {
 # --- canonical columns, validation, duplicates --------------------------------------------
 
 
-def canonical_names(columns: list[str]) -> tuple[dict[str, str], list[str]]:
+def canonical_names(columns: list[str]) -> dict[str, str]:
     """Map input headers to canonical names (exact name beats alias, first alias wins)."""
     mapping: dict[str, str] = {}
     for exact_first in (True, False):
@@ -28,8 +28,12 @@ def canonical_names(columns: list[str]) -> tuple[dict[str, str], list[str]]:
             canonical = HEADER_TO_CANONICAL.get(key)
             if canonical and canonical not in mapping.values() and column not in mapping and (key == canonical) == exact_first:
                 mapping[column] = canonical
-    custom = [c for c in columns if c not in mapping and c not in (ROW, RAW, PROBLEM)]
-    return mapping, custom
+    return mapping
+
+
+def custom_columns(source: Source, plan: Plan) -> list[str]:
+    """The file's columns that are neither canonical values nor the reader's own: custom fields."""
+    return [c for c in source.columns if c not in plan.used and c not in (ROW, RAW, PROBLEM)]
 
 
 def plan_for(source: Source, day_first: bool = False, sample: pl.Series | None = None) -> Plan:
@@ -44,7 +48,7 @@ def plan_for(source: Source, day_first: bool = False, sample: pl.Series | None =
         mapping = {c: c for c in source.columns if c in TICKET_CANONICAL}
         mapped = source.mapped or []
     else:
-        mapping = {canonical: column for column, canonical in canonical_names(source.columns)[0].items()}
+        mapping = {canonical: column for column, canonical in canonical_names(source.columns).items()}
         mapped = [(column, canonical) for canonical, column in mapping.items() if column != canonical]
     values = {canonical: pl.col(column) for canonical, column in mapping.items()}
     if "tags" in values:
@@ -64,20 +68,10 @@ def _custom_names(sources: list[Source]) -> dict[str, str]:
     reserved = {name.lower() for name in [*TICKET_CANONICAL, *TICKET_LINEAGE]}
     names: dict[str, str] = {}
     for source in sources:
-        used = plan_for(source).used
-        for name in (c for c in source.columns if c not in used and c not in (ROW, RAW, PROBLEM)):
+        for name in custom_columns(source, plan_for(source)):
             key = name.lower()
             names.setdefault(key, f"{name}_custom" if key in reserved else name)
     return names
-
-
-def parse_timestamp(text: pl.Expr) -> pl.Expr:
-    """ISO-8601 text -> UTC timestamp; no zone means UTC, a date alone means midnight UTC."""
-    return parse_timestamps(text)
-
-
-def _present(value: pl.Expr) -> pl.Expr:
-    return value.is_not_null() & (value.str.strip_chars() != "")
 
 
 def _csat_ok(text: pl.Expr) -> pl.Expr:
@@ -100,19 +94,19 @@ def judge(rows: pl.DataFrame, plan: Plan) -> pl.DataFrame:
     ticket_id, created, resolved, csat = (pl.col(f"__{c}_text") for c in JUDGED_COLUMNS)
     expected = plan.expected_time
     reason = (
-        pl.when(~_present(ticket_id))
+        pl.when(~present(ticket_id))
         .then(pl.lit("missing ticket_id"))
-        .when(~_present(created))
+        .when(~present(created))
         .then(pl.lit("missing created_at"))
         .when(pl.col("__created").is_null())
         .then(pl.format(f"created_at '{{}}' is not {expected}", created))
-        .when(_present(resolved) & pl.col("__resolved").is_null())
+        .when(present(resolved) & pl.col("__resolved").is_null())
         .then(pl.format(f"resolved_at '{{}}' is not {expected}", resolved))
-        .when(_present(csat) & ~_csat_ok(csat))
+        .when(present(csat) & ~_csat_ok(csat))
         .then(pl.format("csat '{}' is not an integer from 1 to 5", csat))
     )
     if "comments" in plan.values:  # a comment whose date cannot be read: the row says which
-        unread = pl.element().struct.field("created_at").is_null() & _present(pl.element().struct.field("created_at_text"))
+        unread = pl.element().struct.field("created_at").is_null() & present(pl.element().struct.field("created_at_text"))
         first_unread = pl.col("__comments").list.eval(pl.element().filter(unread)).list.first().struct.field("created_at_text")
         reason = reason.when(first_unread.is_not_null()).then(pl.format(f"a comment's date '{{}}' is not {expected}", first_unread))
     if plan.missing:  # the file has no such column at all: every row says how to map it

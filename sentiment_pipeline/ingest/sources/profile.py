@@ -223,15 +223,21 @@ def csv_plan(profile: SourceProfile, headers: list[str], names: list[str], day_f
             ]
             values[canonical] = _comment_cells(cells, parse, people)
         else:  # the first non-blank copy (a repeated Component/s: the first component)
-            values[canonical] = pl.coalesce(*(pl.when(_present(c)).then(c) for c in cells))
+            values[canonical] = pl.coalesce(*(nonblank(c) for c in cells))
     if profile.channel is not None and "channel" not in values:
         values["channel"] = pl.lit(profile.channel)
     missing = [c for c in ("ticket_id", "created_at") if c not in values]
     return Plan(profile.name, values, used, mapped, parse, expected, missing)
 
 
-def _present(text: pl.Expr) -> pl.Expr:
+def present(text: pl.Expr) -> pl.Expr:
+    """Whether a text value is there: not null and not blank."""
     return text.is_not_null() & (text.str.strip_chars() != "")
+
+
+def nonblank(text: pl.Expr) -> pl.Expr:
+    """A text value, blank as null."""
+    return pl.when(present(text)).then(text)
 
 
 def _tags_of(cells: list[pl.Expr], separator: str | None) -> pl.Expr:
@@ -254,7 +260,7 @@ def _comment_cells(cells: list[pl.Expr], parse: Callable[[pl.Expr], pl.Expr], pe
             author = pl.when(written == pl.col(identity)).then(pl.col(name)).otherwise(author)
         when = parts.struct.field("field_0")
         fields = pl.struct(created_at_text=when, created_at=parse(when), author=author, text=parts.struct.field("field_2"))
-        return pl.when(_present(cell)).then(fields)
+        return pl.when(present(cell)).then(fields)
 
     return pl.concat_list([comment(cell) for cell in cells]).list.drop_nulls()
 
