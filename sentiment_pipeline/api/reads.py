@@ -10,7 +10,7 @@ from datetime import date, timedelta
 import polars as pl
 
 from sentiment_pipeline import storage
-from sentiment_pipeline.schemas import AGGREGATES, SENTIMENT_LABELS, TICKET_CANONICAL, TRAJECTORIES
+from sentiment_pipeline.schemas import AGGREGATES, SENTIMENT_LABELS, TICKET_CANONICAL, TICKET_LINEAGE, TRAJECTORIES
 
 TABLES = tuple(AGGREGATES)
 MIRRORED = ("daily_sentiment_summary", "daily_agent_summary")  # small enough to hold in memory
@@ -288,7 +288,7 @@ class Reader:
             "conversation": [_without(message, ("ticket_id", "pos", "neu", "neg")) for message in conversation or []],
         }
         if custom_fields:
-            skip = {*TICKET_FIELDS, "source_file", "source_row", "ingested_at", "year", "month", "day"}
+            skip = {*TICKET_FIELDS, *TICKET_LINEAGE, *PARTITION_COLUMNS}
             result["custom_fields"] = {k: v for k, v in row.items() if k not in skip and v is not None}
         return result
 
