@@ -17,7 +17,11 @@ from sentiment_pipeline.api.render import frame_response
 router = APIRouter(prefix="/v1", tags=["tickets"], dependencies=[Depends(caller)], responses=ERRORS)  # no /v1 route can skip the key check
 
 
-@router.get("/tickets/{ticket_id}", responses=answers(Ticket), summary="The latest version of one ticket, with its sentiment and entities")
+@router.get(
+    "/tickets/{ticket_id}",
+    responses=answers(Ticket),
+    summary="The latest version of one ticket, with its sentiment, entities and conversation (each message scored)",
+)
 def ticket(state: State, key: Caller, ticket_id: Annotated[str, Path(max_length=200)], custom_fields: bool = False) -> Response:
     def build() -> bytes:
         found = jsonable_encoder(state.reader.ticket(ticket_id, custom_fields))
