@@ -27,7 +27,7 @@ def test_ticket_to_sentiment_and_entity_for_a_range_and_a_single_day(local_stora
         assert set(scores.get_column("ticket_id")) == set(tickets.get_column("ticket_id"))
         assert scores.get_column("compound").is_between(-1, 1).all()
         assert set(scores.get_column("label")) <= {"positive", "negative", "neutral"}
-        assert scores.get_column("model").unique().to_list() == ["vader+support"]
+        assert scores.get_column("model").unique().to_list() == ["vader+support+classifier"]
         assert mentions.height > tickets.height  # the sample's texts carry several entities each
         assert set(mentions.get_column("ticket_id")) <= set(tickets.get_column("ticket_id"))
         assert {"product", "order_id", "email", "money"} <= set(mentions.get_column("type"))
