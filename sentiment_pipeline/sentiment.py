@@ -12,8 +12,9 @@ Rules alone stop short on the blunt, sarcastic follow-ups of a conversation ("Fi
 bricked my router. Thanks a lot."), so the default model adds a multinomial logistic
 regression over the layer's scores and the message's word n-grams, fitted when first used
 (well under a second) on the labelled support messages shipped in ``data/support_messages.csv``.
-Its ``pos``/``neu``/``neg`` are the class probabilities, ``compound`` is P(positive) -
-P(negative), and the label is the most probable class.
+Its ``pos``/``neu``/``neg`` are the class probabilities and ``compound`` is P(positive) -
+P(negative) kept inside the most probable class's band, so the one label rule (thresholds on
+``compound``) gives the classifier's decision.
 """
 
 from __future__ import annotations
@@ -81,18 +82,9 @@ def ticket_text(tickets: pl.LazyFrame | pl.DataFrame) -> pl.Expr:
     return pl.concat_str([pl.col("subject"), pl.col("body")], separator=". ", ignore_nulls=True).fill_null("")
 
 
-def most_probable() -> pl.Expr:
-    """The trained model's label: the class with the highest probability (ties: neutral, then negative)."""
-    pos, neu, neg = pl.col("pos"), pl.col("neu"), pl.col("neg")
-    return (
-        pl.when((neu >= pos) & (neu >= neg)).then(pl.lit("neutral")).when(neg >= pos).then(pl.lit("negative")).otherwise(pl.lit("positive"))
-    )
-
-
 def scored(texts: pl.Series, model: Model = Model(), workers: int | None = None) -> pl.DataFrame:
     """``SCORES`` (compound, pos, neu, neg, label) of each text, in order."""
-    decided = most_probable() if model.trained else label(pl.col("compound"))
-    return score_texts(texts, model, workers).with_columns(label=decided).select(list(SCORES))
+    return score_texts(texts, model, workers).with_columns(label=label(pl.col("compound"))).select(list(SCORES))
 
 
 def score_texts(texts: pl.Series, model: Model = Model(), workers: int | None = None) -> pl.DataFrame:
@@ -293,13 +285,27 @@ def classifier_cross_validation(folds: int) -> float:
 
 
 def _classified(texts: list[str], layer_scores: list[tuple[float, float, float, float]]) -> list[tuple[float, float, float, float]]:
-    """(compound, pos, neu, neg) from the classifier's class probabilities; a blank text says
-    nothing, so it is neutral rather than a guess."""
+    """(compound, pos, neu, neg) from the classifier's class probabilities (see ``_compound``);
+    a blank text says nothing, so it is neutral rather than a guess."""
     words, fitted = _classifier()
     probabilities = fitted.predict_proba(_features(texts, layer_scores, words))
     column = {str(name): i for i, name in enumerate(fitted.classes_)}
     pos, neu, neg = (probabilities[:, column[name]].tolist() for name in ("positive", "neutral", "negative"))
-    return [(0.0, 0.0, 1.0, 0.0) if not text.strip() else (p - n, p, u, n) for text, p, u, n in zip(texts, pos, neu, neg, strict=True)]
+    return [
+        (0.0, 0.0, 1.0, 0.0) if not text.strip() else (_compound(p, u, n), p, u, n)
+        for text, p, u, n in zip(texts, pos, neu, neg, strict=True)
+    ]
+
+
+def _compound(pos: float, neu: float, neg: float) -> float:
+    """P(positive) - P(negative), kept inside the band of the most probable class, so the
+    label thresholds on ``compound`` (the contract every model shares) give the classifier's
+    decision: a neutral message's lean is scaled into the neutral band, a positive or negative
+    one is at least the threshold. Ties go to neutral, then negative."""
+    lean = pos - neg
+    if neu >= pos and neu >= neg:
+        return lean * POSITIVE_AT  # |lean| <= 0.5 when neutral is most probable
+    return min(lean, NEGATIVE_AT) if neg >= pos else max(lean, POSITIVE_AT)
 
 
 @cache
