@@ -11,7 +11,7 @@ each text is scored by the same deterministic function wherever it runs.
 Rules alone stop short on the blunt, sarcastic follow-ups of a conversation ("Firmware 3.2
 bricked my router. Thanks a lot."), so the default model adds a multinomial logistic
 regression over the layer's scores and the message's word n-grams, fitted when first used
-(well under a second) on the labelled support messages shipped in ``data/support_messages.csv``.
+(about a second) on the labelled support messages shipped in ``data/support_messages.csv``.
 Its ``pos``/``neu``/``neg`` are the class probabilities and ``compound`` is P(positive) -
 P(negative) kept inside the most probable class's band, so the one label rule (thresholds on
 ``compound``) gives the classifier's decision.
@@ -35,9 +35,9 @@ from sentiment_pipeline.schemas import SCORES, SENTIMENT_LABELS
 
 POSITIVE_AT = 0.05
 NEGATIVE_AT = -0.05
-MIN_TEXTS_PER_WORKER = 2_000
+MIN_TEXTS_PER_WORKER = 2_000  # below this, starting processes costs more than it saves
 CLASSIFIER_C = 16.0  # inverse regularisation of the trained classifier, chosen by cross-validation on its training set
-NEGATE_WORDS = frozenset(NEGATE)  # below this, starting processes costs more than it saves
+NEGATE_WORDS = frozenset(NEGATE)
 TOKEN_PREFIX = "zzsupport"  # support phrases become one token each: this prefix and the group's name
 
 
