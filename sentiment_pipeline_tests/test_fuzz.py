@@ -331,6 +331,21 @@ def test_stray_quotes_polars_cannot_parse_in_a_judged_column_fall_back_to_the_st
     assert len(reasons) == 2 and all(r.startswith("no source profile matches this file and it has no created_at column") for r in reasons)
 
 
+def test_quotes_polars_pairs_otherwise_than_rfc_4180_do_not_run_rows_together():
+    """A quote ending an unquoted field (x") pairs, for polars, with a later quote: read in
+    small blocks, polars read one such block without failing, rows run together. A block
+    whose quotes are not where RFC 4180 puts them is not vouched for by polars' own read
+    (pyarrow counts its fields), so every row keeps its number, as when read whole. (Found
+    by a differential run of the reader before and after the single-parse change.)"""
+    content = b'ticket_id,created_at\nx",\n"d,"a,b"\nT27,"\nT47,"x"\nT9,c"'
+    whole = check_day([landing("a.csv", content)])
+    with mock.patch.object(ingest_files, "BLOCK_BYTES", 16), mock.patch.object(csv_reader, "BLOCK_BYTES", 16):
+        split = check_day([landing("a.csv", content)])
+    for result, _tickets, row_rejects, _ in (whole, split):
+        assert result.input_rows == 4 and row_rejects.get_column("source_row").to_list() == [1, 2, 3, 4]
+    assert_frame_equal(whole[2].select("source_row", "reason", "raw"), split[2].select("source_row", "reason", "raw"))
+
+
 def test_text_after_a_closing_quote_does_not_fail_the_day():
     """Read as the stdlib reader reads it ("z"w is zw), like every CSV reader but polars."""
     _, tickets, row_rejects, _ = check_day([landing("a.csv", b'ticket_id,created_at,body\nT1,2025-01-02,"z"w\nT2,2025-01-02,ok\n')])
