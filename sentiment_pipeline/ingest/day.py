@@ -124,10 +124,12 @@ class DayIngest:
                 if plan is None:
                     plan = self._plan(source, block, summary)
                 judged = judge(block.rows, plan)
-                good = judged.filter(pl.col("__reason").is_null())
+                failed = judged.height - judged.get_column("__reason").null_count()  # usually none: no filter then
+                good = judged.filter(pl.col("__reason").is_null()) if failed else judged
                 duplicates = first_seen.duplicates(good.select(ROW, "__id"), source.uri)
-                rejected = pl.concat([judged.filter(pl.col("__reason").is_not_null()).select(ROW, "__id", "__reason"), duplicates])
-                rejects.append(_row_rejects(block, rejected, source.uri))
+                if failed or duplicates.height or block.broken.height:
+                    rejected = pl.concat([judged.filter(pl.col("__reason").is_not_null()).select(ROW, "__id", "__reason"), duplicates])
+                    rejects.append(_row_rejects(block, rejected, source.uri))
                 if duplicates.height:
                     good = good.join(duplicates.select(ROW), on=ROW, how="anti", maintain_order="left")
                 if good.height:

@@ -159,7 +159,8 @@ class FirstSeen:
     def duplicates(self, good: pl.DataFrame, uri: str) -> pl.DataFrame:
         """ROW, ``__id``, ``__reason`` of the good rows (ROW, ``__id``) whose id came earlier
         in the day; the others become first occurrences."""
-        firsts = good.unique("__id", keep="first", maintain_order=True)
+        unique = good.get_column("__id").n_unique() == good.height  # the usual block: no need to drop repeats
+        firsts = good if unique else good.unique("__id", keep="first", maintain_order=True)
         block_ids = firsts.get_column("__id").to_list()
         repeated = self.ids.intersection(block_ids)
         self.ids.update(block_ids)
