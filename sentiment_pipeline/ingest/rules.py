@@ -150,11 +150,13 @@ class FirstSeen:
     """The day's first occurrence of each ticket id among good rows: (file, row).
 
     Membership is a Python set (C-level set operations on each block's ids): probing a
-    polars frame of every id seen so far rebuilt its hash table for every block."""
+    polars frame of every id seen so far rebuilt its hash table for every block. Where an
+    id first occurred is looked up only for a repeat, in the blocks' own (ROW, ``__id``)
+    frames: copying each block's into one frame of the day cost more than the set."""
 
     def __init__(self):
         self.ids: set[str] = set()
-        self.seen = pl.DataFrame(schema={"__id": pl.String, "first_file": pl.String, "first_row": pl.UInt32})
+        self.firsts: list[tuple[str, pl.DataFrame]] = []  # (file, ROW + __id of the ids a block saw first)
 
     def duplicates(self, good: pl.DataFrame, uri: str) -> pl.DataFrame:
         """ROW, ``__id``, ``__reason`` of the good rows (ROW, ``__id``) whose id came earlier
@@ -164,16 +166,15 @@ class FirstSeen:
         block_ids = firsts.get_column("__id").to_list()
         repeated = self.ids.intersection(block_ids)
         self.ids.update(block_ids)
+        earlier = pl.col("__id").is_in(pl.Series(list(repeated), dtype=pl.String).implode())
         if repeated:
-            firsts = firsts.filter(~pl.col("__id").is_in(pl.Series(list(repeated), dtype=pl.String).implode()))
-        new = firsts.select("__id", first_file=pl.lit(uri), first_row=pl.col(ROW))
-        self.seen.vstack(new, in_place=True)
-        if self.seen.n_chunks() > 64:
-            self.seen = self.seen.rechunk()
+            firsts = firsts.filter(~earlier)
         if not repeated and firsts.height == good.height:  # no id seen twice: the usual block
+            self.firsts.append((uri, firsts))
             return pl.DataFrame(schema={ROW: pl.UInt32, "__id": pl.String, "__reason": pl.String})
-        earlier = self.seen.filter(pl.col("__id").is_in(pl.Series(list(repeated), dtype=pl.String).implode()))
-        known = pl.concat([earlier, new]).unique("__id", keep="first", maintain_order=True)
+        where = [(file, frame.filter(earlier)) for file, frame in self.firsts] + [(uri, firsts)]
+        known = pl.concat([frame.select("__id", first_file=pl.lit(file), first_row=pl.col(ROW)) for file, frame in where])
+        self.firsts.append((uri, firsts))
         later = (pl.col("first_file") != uri) | (pl.col("first_row") != pl.col(ROW))
         reason = pl.format(
             "duplicate ticket_id '{}': the first occurrence ({} row {}) is kept",
