@@ -106,7 +106,7 @@ class CsvFile:
                 pending = pending + more if pending else more
                 if not pending:
                     return
-                end = _row_end(pending) if more else (len(pending), pending.count(b'"'))
+                end = _row_end(pending) if more else (len(pending), _count(pending, '"'))
                 if end is None:
                     if len(pending) <= PENDING_LIMIT_BYTES:
                         continue
@@ -149,7 +149,7 @@ class CsvFile:
         excluded = [*broken.get_column(ROW).to_list(), *blank]
         if excluded:
             frame = frame.filter(~pl.col(ROW).is_in(pl.Series(excluded, dtype=pl.UInt32).implode()))
-        one_row_per_line = text.count(b"\n") + (not text.endswith(b"\n")) == records
+        one_row_per_line = _count(text, "\n") + (not text.endswith(b"\n")) == records
         return Block(
             rows=frame,
             broken=broken,
@@ -233,7 +233,7 @@ def _row_end(data: bytes) -> tuple[int, int] | None:
     """Where the last whole row in ``data`` ends, and the quotes before it: after its last
     line break with an even number of quotes before it (outside any quoted field); None if
     there is none."""
-    quotes, end, after = data.count(b'"'), len(data), 0
+    quotes, end, after = _count(data, '"'), len(data), 0
     while (line_end := data.rfind(b"\n", 0, end)) != -1:
         after += data.count(b'"', line_end + 1, end)
         if (quotes - after) % 2 == 0:
@@ -246,8 +246,11 @@ def misread(text: bytes, quotes: int, stray: bool) -> bool:
     """Would polars split this block (holding ``quotes`` quotes) into rows differently from
     the stdlib reader: bare carriage returns (as line ends or inside fields), an odd number
     of quotes (a file cut inside a quoted field), or a ``stray`` quote (see ``_quote_places``)."""
-    bare_cr = b"\r" in text and text.count(b"\r") != text.count(b"\r\n")
-    return bare_cr or quotes % 2 == 1 or stray
+    if b"\r" in text:  # (a search: most files have no carriage return at all)
+        raw = _bytes(text)
+        if ((raw == ord("\r")) & (raw.shift(-1, fill_value=0) != ord("\n"))).any():
+            return True
+    return quotes % 2 == 1 or stray
 
 
 def _pieces(first: bytes, stream: BinaryIO) -> Iterator[bytes]:
@@ -350,7 +353,7 @@ def _quote_places(data: bytes, delimiter: str) -> tuple[bool, bool]:
 
     Vectorised over the block's bytes (~0.08 s for 85 MB), since a Python loop over quotes
     can be millions."""
-    raw = pl.from_arrow(pa.Array.from_buffers(pa.uint8(), len(data), [None, pa.py_buffer(data)]))
+    raw = _bytes(data)
     at = (raw == ord('"')).arg_true()
 
     def edge(side: pl.Series) -> pl.Series:
@@ -361,6 +364,17 @@ def _quote_places(data: bytes, delimiter: str) -> tuple[bool, bool]:
     before_edge = (at == last) | edge(raw.gather((at + 1).clip(upper_bound=last)))
     opening = pl.int_range(at.len(), eager=True) % 2 == 0
     return not (after_edge | before_edge).all(), bool(((opening & after_edge) | (~opening & before_edge)).all())
+
+
+def _bytes(data: bytes) -> pl.Series:
+    """The bytes as a polars UInt8 Series, without a copy: polars compares 4 MB of them in
+    ~0.3 ms, where ``bytes.count`` takes ~3 ms."""
+    return pl.from_arrow(pa.Array.from_buffers(pa.uint8(), len(data), [None, pa.py_buffer(data)]))
+
+
+def _count(data: bytes, char: str) -> int:
+    """How many times the one-byte ``char`` occurs in ``data``."""
+    return (_bytes(data) == ord(char)).sum()
 
 
 def _first_line(data: bytes) -> bytes:
