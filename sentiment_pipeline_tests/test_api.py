@@ -127,34 +127,6 @@ def re_email(text: str) -> bool:
     return re.search(r"[A-Za-z0-9]{2,}@", text) is not None
 
 
-def test_nlq_understood_and_not(api):
-    answer = requests.post(
-        api["url"] + "/v1/nlq",
-        json={"question": "negative tickets about Acme Router X2 between 2025-01-02 and 2025-01-03 by channel"},
-        headers={"Authorization": f"Bearer {api['keys']['pii']}"},
-        timeout=10,
-    )
-    body = answer.json()
-    assert answer.status_code == 200, body
-    assert body["interpreted"] == {
-        "route": "/v1/analytics/sentiment",
-        "start": DAYS[0],
-        "end": DAYS[1],
-        "group_by": "channel",
-        "label": "negative",
-        "product": "Acme Router X2",
-        "channel": None,
-    }
-    assert all("matching" in row for row in body["rows"])
-    refused = requests.post(
-        api["url"] + "/v1/nlq",
-        json={"question": "what is the weather in Paris"},
-        headers={"Authorization": f"Bearer {api['keys']['pii']}"},
-        timeout=10,
-    )
-    assert refused.status_code == 422 and refused.json()["examples"]
-
-
 @pytest.mark.parametrize(
     ("path", "params", "status"),
     [

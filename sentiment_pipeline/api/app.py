@@ -9,6 +9,8 @@ JSON with a message a person can act on; no stack trace ever leaves the server.
 """
 
 import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from cachetools import TTLCache
 from fastapi import FastAPI
@@ -24,8 +26,11 @@ from sentiment_pipeline.api.routers import analytics, health, tables, tickets
 CACHE_SECONDS = 300
 
 
-def create_app(root: str | None = None, keys: KeyStore | None = None, cache_size: int = 4096) -> FastAPI:
-    """The app over ``root`` (default: SENTIMENT_STORAGE_ROOT); ``cache_size=0`` turns caching off."""
+def create_app(
+    root: str | None = None, keys: KeyStore | None = None, cache_size: int = 4096, clock: Callable[[], datetime] | None = None
+) -> FastAPI:
+    """The app over ``root`` (default: SENTIMENT_STORAGE_ROOT); ``cache_size=0`` turns caching off;
+    ``clock`` (default: the system's UTC time) says what "today" is to the NLQ route."""
     reader = Reader(settings.normalise_root(root) if root else settings.lake_roots().storage_root)
     app = FastAPIOffline(  # /docs and /redoc from the installed package's assets: no CDN, works offline
         title="sentiment_pipeline read API",
@@ -39,6 +44,7 @@ def create_app(root: str | None = None, keys: KeyStore | None = None, cache_size
         cache=TTLCache(maxsize=max(cache_size, 1), ttl=CACHE_SECONDS),
         lock=threading.Lock(),
         cache_size=cache_size,
+        clock=clock or (lambda: datetime.now(UTC)),
     )
     app.add_middleware(Limits)
     register_error_handlers(app)

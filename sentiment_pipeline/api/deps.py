@@ -4,6 +4,7 @@ and the query parameters several routes share."""
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
 from cachetools import TTLCache
@@ -24,9 +25,13 @@ class ApiState:
     cache: TTLCache
     lock: threading.Lock
     cache_size: int
+    clock: Callable[[], datetime]  # now, in UTC: what "today" means to the NLQ route
 
     def cached(self, parts: tuple, assets: tuple[str, ...], key: ApiKey, fmt: Format, build: Callable[[], bytes]) -> Response:
         """The rendered body for these parameters and these versions of the assets read."""
+        return Response(self.cached_body(parts, assets, key, fmt, build), media_type=MEDIA_TYPES[fmt])
+
+    def cached_body(self, parts: tuple, assets: tuple[str, ...], key: ApiKey, fmt: Format, build: Callable[[], bytes]) -> bytes:
         identity = (parts, fmt, "pii" in key.scopes, self.reader.version(assets))
         with self.lock:
             body = self.cache.get(identity)
@@ -35,7 +40,7 @@ class ApiState:
             if self.cache_size:
                 with self.lock:
                     self.cache[identity] = body
-        return Response(body, media_type=MEDIA_TYPES[fmt])
+        return body
 
 
 def get_state(request: Request) -> ApiState:

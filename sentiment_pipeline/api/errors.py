@@ -25,7 +25,9 @@ MAX_QUERY = 4 * 1024
 class Error(BaseModel):
     error: str = Field(examples=["bad_request"])
     message: str = Field(examples=["start 2025-01-03 is after end 2025-01-01"])
-    examples: list[str] | None = Field(None, description="questions the NLQ route understands (not_understood only)")
+    understood: list[str] | None = Field(None, description="NLQ only: the phrases of the question that were placed")
+    not_understood: list[str] | None = Field(None, description="NLQ only: the parts that could not be placed, and why")
+    examples: list[str] | None = Field(None, description="NLQ only: close questions that would be answered")
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -36,7 +38,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         404: "no such table or ticket, or no data yet",
         413: f"request body over {MAX_BODY} bytes",
         414: f"query string over {MAX_QUERY} bytes",
-        422: "a parameter or the body does not match this document",
+        422: "a parameter or the body does not match this document, or a question has a part that cannot be placed",
         503: "storage did not answer",
     }.items()
 }
@@ -91,7 +93,8 @@ def register_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(NotUnderstood)
     async def not_understood(_: Request, error: NotUnderstood) -> JSONResponse:
-        return JSONResponse({"error": "not_understood", "message": str(error), "examples": error.examples}, status_code=422)
+        body = {"understood": error.understood, "not_understood": error.not_understood, "examples": error.examples}
+        return JSONResponse({"error": "not_understood", "message": str(error), **body}, status_code=422)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:

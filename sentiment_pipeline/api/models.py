@@ -5,7 +5,6 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from sentiment_pipeline.api.nlq import Interpretation
 from sentiment_pipeline.api.render import MEDIA_TYPES, Format
 
 
@@ -19,8 +18,12 @@ class Rows(BaseModel):
 
 
 class Answer(Rows):
-    question: str
-    interpreted: Interpretation
+    question: str = Field(description="the caller's own question, as sent")
+    interpreted: dict[str, Any] = Field(description="what it was read as: measure, days (UTC), grouping, filters, ranking")
+    sql: str = Field(description="the one DuckDB statement run; asset names stand for the range's Parquet files")
+    parameters: dict[str, Any] = Field(description="every value the statement binds")
+    columns: list[str]
+    answer: str = Field(description="one sentence saying what the rows answer")
 
 
 class Table(BaseModel):

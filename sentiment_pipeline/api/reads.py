@@ -10,6 +10,7 @@ from datetime import date, timedelta
 import polars as pl
 
 from sentiment_pipeline import storage
+from sentiment_pipeline.api import nlq
 from sentiment_pipeline.schemas import AGGREGATES, SENTIMENT_LABELS, TICKET_CANONICAL, TICKET_LINEAGE, TRAJECTORIES
 
 TABLES = tuple(AGGREGATES)
@@ -250,6 +251,11 @@ class Reader:
         found = self._query(sql, ("ticket", "sentiment"), params, days)
         counts = ["tickets", "positive", "neutral", "negative", *(["matching"] if label else [])]
         return found.with_columns(pl.col(counts).cast(pl.Int64)) if found.height else found
+
+    def question(self, query: nlq.Query, days: DateRange) -> tuple[str, dict, pl.DataFrame]:
+        """A question's one query over the range's files: the SQL (assets named), its parameters, the rows."""
+        sql, params, assets = nlq.compile_sql(query)
+        return sql.format(**{asset: asset for asset in assets}), params, self._query(sql, assets, params, days)
 
     def ticket(self, ticket_id: str, custom_fields: bool) -> dict:
         """The latest version of a ticket (it may be re-exported on later days)."""

@@ -1,20 +1,19 @@
 """``/v1/analytics/sentiment``, ``/v1/reports/daily`` and ``/v1/nlq``: the aggregate questions."""
 
 import json
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from sentiment_pipeline.api.deps import Caller, End, Fmt, Start, State, caller
 from sentiment_pipeline.api.errors import ERRORS
-from sentiment_pipeline.api.masking import mask_value
+from sentiment_pipeline.api.masking import mask_frame, mask_value
 from sentiment_pipeline.api.models import Answer, Question, Report, Rows, answers
-from sentiment_pipeline.api.nlq import interpret
+from sentiment_pipeline.api.nlq import answer, interpret
 from sentiment_pipeline.api.reads import DateRange
-from sentiment_pipeline.api.render import frame_response
+from sentiment_pipeline.api.render import frame_response, render
 
 router = APIRouter(
     prefix="/v1", tags=["analytics"], dependencies=[Depends(caller)], responses=ERRORS
@@ -67,13 +66,29 @@ def daily(
     return state.cached(("daily", when), ("daily_sentiment_summary", "daily_entity_mentions", "daily_agent_summary"), key, "json", build)
 
 
-@router.post("/nlq", responses=answers(Answer), summary="A plain-English question, answered with the structured query it was read as")
+@router.post(
+    "/nlq",
+    responses=answers(Answer),
+    summary="A plain-English question, answered with the one query it was read as, or refused (422) naming what could not be placed",
+)
 def nlq(state: State, key: Caller, body: Question) -> Response:
-    query = interpret(body.question, today=date.today())
+    query = interpret(body.question, today=state.clock().date())
     days = DateRange.parse(query.start, query.end)
 
     def build() -> bytes:
-        frame = state.reader.sentiment(days, query.group_by, query.product, query.channel, query.label)
-        return frame_response(frame, key, "json", {"question": body.question, "interpreted": query.as_dict()})
+        sql, params, frame = state.reader.question(query, days)
+        shown = frame if "pii" in key.scopes else mask_frame(frame)
+        rows = json.loads(shown.write_json()) if shown.height else []
+        said = answer(query, rows) if frame.width else f"No data has been materialized from {query.start} to {query.end}."
+        extra = {
+            "interpreted": query.as_dict(),
+            "sql": sql,
+            "parameters": jsonable_encoder(params),
+            "columns": shown.columns,
+            "answer": said,
+        }
+        return render(shown, "json", extra)
 
-    return state.cached(("nlq", query), ("daily_sentiment_summary",), key, "json", build)
+    # Cached by the reading, not the wording: the echo is always this caller's own question.
+    found = json.loads(state.cached_body(("nlq", query), query.assets(), key, "json", build))
+    return JSONResponse({"question": body.question, **found})
