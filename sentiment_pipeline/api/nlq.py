@@ -15,7 +15,7 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from functools import cache
 
@@ -389,9 +389,10 @@ def _resolve(reading: _Reading) -> Query:
         refuse.append(f"top {fields['top']}: at most {MAX_TOP}")
     if refuse:
         raise NotUnderstood(refuse, reading.understood, suggestions(reading), "; ".join(refuse))
-    query = Query(measure=measure, start=start.isoformat(), end=end.isoformat(), label=label, **fields)
     plain = reading.measures.get("tickets", "tickets") in ("ticket", "tickets")  # not "how many tickets"
-    return replace(query, list_tickets=query.mentioning is not None and measure == "tickets" and not query.group_by and plain)
+    if fields.get("mentioning") and measure in ("tickets", "label_tickets") and not fields.get("group_by") and plain:
+        return Query(measure="tickets", start=start.isoformat(), end=end.isoformat(), label=label, list_tickets=True, **fields)
+    return Query(measure=measure, start=start.isoformat(), end=end.isoformat(), label=label, **fields)
 
 
 def suggestions(reading: _Reading) -> list[str]:

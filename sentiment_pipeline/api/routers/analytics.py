@@ -1,6 +1,7 @@
 """``/v1/analytics/sentiment``, ``/v1/reports/daily`` and ``/v1/nlq``: the aggregate questions."""
 
 import json
+from datetime import UTC
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -72,7 +73,7 @@ def daily(
     summary="A plain-English question, answered with the one query it was read as, or refused (422) naming what could not be placed",
 )
 def nlq(state: State, key: Caller, body: Question) -> Response:
-    query = interpret(body.question, today=state.clock().date())
+    query = interpret(body.question, today=state.clock().astimezone(UTC).date())
     days = DateRange.parse(query.start, query.end)
 
     def build() -> bytes:
