@@ -35,8 +35,8 @@ END = date(2025, 1, 31)
 TERMS = ["refund", "invoice", "crash", "waiting", "thanks", "router", "error", "login"]
 QUESTIONS = [
     "negative tickets by channel between {start} and {end}",
-    "sentiment by product between {start} and {end}",
-    "how many complaints via email between {start} and {end}",
+    "average sentiment by product between {start} and {end}",
+    "how many negative tickets via email between {start} and {end}",
     "share of negative tickets by day this month",
 ]
 

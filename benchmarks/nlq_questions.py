@@ -64,6 +64,7 @@ ANSWERABLE: list[tuple[str, Gold]] = [
     ("entity mentions yesterday", Gold("mentions", YESTERDAY)),
     ("ticket volume this week", Gold("tickets", "2025-12-01", "2025-12-02")),
     ("how many tickets since Nov 20", Gold("tickets", "2025-11-20", "2025-12-02")),
+    ("tickets from Nov 20", Gold("tickets", "2025-11-20", "2025-12-02")),
     ("tickets from 2025-11-01 to 2025-11-07", Gold("tickets", "2025-11-01", "2025-11-07")),
     ("what was the average csat of negative tickets last week", Gold("avg_csat", **LAST_WEEK, label="negative")),
     ("number of tickets", Gold("tickets", **LAST_30)),
@@ -136,6 +137,7 @@ ANSWERABLE: list[tuple[str, Gold]] = [
         Gold("label_share", **SINCE_OCT, label="negative", by="week", top=1),
     ),
     ("which month had the most tickets since Oct 1", Gold("tickets", **SINCE_OCT, by="month", top=1)),
+    ("give me the top 3 agents by solved tickets", Gold("solved", **LAST_30, by="agent", top=3)),
     (
         "top 2 channels by average csat except social last week",
         Gold("avg_csat", **LAST_WEEK, by="channel", top=2, not_channels=("social",)),
@@ -147,6 +149,9 @@ ANSWERABLE: list[tuple[str, Gold]] = [
     ("negative tickets mentioning waiting on Nov 29", Gold("tickets", "2025-11-29", label="negative", mentioning="waiting", listing=True)),
     ("how many tickets mentioning crashes via chat yesterday", Gold("tickets", YESTERDAY, channels=("chat",), mentioning="crashes")),
     ("list tickets that mention login last week", Gold("tickets", **LAST_WEEK, mentioning="login", listing=True)),
+    # the tickets themselves
+    ("show me negative tickets via chat yesterday", Gold("tickets", YESTERDAY, label="negative", channels=("chat",), listing=True)),
+    ("list all tickets for agent A007 last week", Gold("tickets", **LAST_WEEK, agents=("A007",), listing=True)),
     (
         "average sentiment of tickets mentioning refunds by week last month",
         Gold("avg_sentiment", **LAST_MONTH, by="week", mentioning="refunds"),
@@ -181,4 +186,7 @@ REFUSED: list[tuple[str, str]] = [  # (question, why it must be refused)
     ("tickets mentioning refund or chargeback", "two search words"),
     ("top 500 agents by solved tickets", "ranking too long"),
     ("tickets by channel next week", "no future days"),
+    ("tickets not solved last week", "negation of a measure is not in the grammar"),
+    ("unsolved tickets last week", "out of vocabulary"),
+    ("positive and negative tickets by channel", "ambiguous: two labels"),
 ]

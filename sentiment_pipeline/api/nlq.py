@@ -87,7 +87,7 @@ FILLER = frozenset(  # words that carry no part of a query
     {
         *("a", "an", "the", "of", "for", "in", "on", "at", "to", "with", "from", "and", "or", "so", "far", "it", "its"),
         *("was", "were", "is", "are", "be", "been", "there", "did", "do", "does", "had", "have", "has", "got", "received"),
-        *("i", "we", "our", "me", "us", "you", "can", "could", "would", "please", "see", "show", "list", "give", "get", "tell", "find"),
+        *("i", "we", "our", "me", "us", "you", "can", "could", "would", "please", "see", "tell"),
         *("what", "whats", "what's", "which", "that", "how", "many", "much", "all", "any", "total", "overall", "during", "number", "count"),
     }
 )
@@ -215,7 +215,7 @@ def _week(monday: date) -> tuple[date, date]:
 
 DAY_RULES: dict[str, Callable[[re.Match, date], tuple[date, date]]] = {
     rf"(?:between|from) (?P<a>{DATE}) (?:and|to|until|through) (?P<b>{DATE})": lambda m, t: (_day(m["a"], t), _day(m["b"], t)),
-    rf"since (?P<a>{DATE})": lambda m, t: (_day(m["a"], t), t),
+    rf"(?:since|from|starting) (?P<a>{DATE})": lambda m, t: (_day(m["a"], t), t),
     r"(?:in |over |during |for )?(?:the )?(?:last|past|previous) (?P<n>\d{1,4}) days": lambda m, t: (
         t - timedelta(days=int(m["n"]) - 1),
         t,
@@ -324,6 +324,7 @@ def _rules() -> list[tuple[str, Callable[[_Reading, re.Match], None]]]:
         ),
         (rf"(?P<v>{'|'.join(TRAJECTORIES)})(?: trajectory)?", lambda r, m: r.add("trajectories", (m["v"],), m[0])),
     ]
+    rules.append((r"(?:show|list|find|give|get)(?: me| us)?(?: the| all(?: the)?)?", lambda r, m: r.set("list_tickets", True, m[0])))
     rules += [(pattern, lambda r, m, measure=measure: labelled(r, m, measure)) for pattern, measure in MEASURE_WORDS.items()]
     rules.append((rf"(?P<label>{LABEL})", lambda r, m: r.set("label", m["label"], m[0])))
     return [(re.compile(rf"(?<![\w-])(?:{p.replace('LABEL', LABEL)})(?![\w-])"), action) for p, action in rules]
@@ -347,8 +348,8 @@ def interpret(question: str, today: date) -> Query:
     text = normalise(question)
     reading, free = _Reading(today), [True] * len(text)
     for pattern, action in _compiled():
-        for match in pattern.finditer(text):
-            if all(free[match.start() : match.end()]):
+        for start, end in [m.span() for m in re.finditer(r"\x01+", "".join("\x01" if f else "\x00" for f in free))]:
+            for match in pattern.finditer(text, start, end):  # only text no earlier rule has placed
                 action(reading, match)
                 reading.understood.append(match[0])
                 free[match.start() : match.end()] = [False] * (match.end() - match.start())
@@ -369,6 +370,7 @@ def _resolve(reading: _Reading) -> Query:
     fields, measures = dict(reading.fields), dict(reading.measures)
     start, end = fields.pop("days", (reading.today - timedelta(days=DEFAULT_DAYS - 1), reading.today))
     label = fields.pop("label", None)
+    asked_for_list = fields.pop("list_tickets", False)  # "show me ...", "list ..."
     refuse = []
     if len(measures) > 1 and "tickets" in measures:  # "tickets" is the noun the other measures are about
         measures.pop("tickets")
@@ -390,7 +392,7 @@ def _resolve(reading: _Reading) -> Query:
     if refuse:
         raise NotUnderstood(refuse, reading.understood, suggestions(reading), "; ".join(refuse))
     plain = reading.measures.get("tickets", "tickets") in ("ticket", "tickets")  # not "how many tickets"
-    if fields.get("mentioning") and measure in ("tickets", "label_tickets") and not fields.get("group_by") and plain:
+    if (fields.get("mentioning") or asked_for_list) and measure in ("tickets", "label_tickets") and not fields.get("group_by") and plain:
         return Query(measure="tickets", start=start.isoformat(), end=end.isoformat(), label=label, list_tickets=True, **fields)
     return Query(measure=measure, start=start.isoformat(), end=end.isoformat(), label=label, **fields)
 
@@ -435,7 +437,8 @@ def compile_sql(query: Query) -> tuple[str, dict, tuple[str, ...]]:
     files), its parameters, and the assets it reads."""
     params: dict = {"start": date.fromisoformat(query.start), "end": date.fromisoformat(query.end)}
     text = query.mentioning is not None
-    ticket_columns = "channel, product, agent_id, status, csat, created_at, resolved_at" + (", subject, body" if text else "")
+    ticket_columns = "channel, product, agent_id, status, csat, created_at, resolved_at"
+    ticket_columns += (", subject" if text or query.list_tickets else "") + (", body" if text else "")
     sources = [
         f"(select ticket_id, make_date(year, month, day) as partition_day, {ticket_columns} from {{ticket}}) t",
         "(select ticket_id, make_date(year, month, day) as partition_day, label, compound, trajectory from {sentiment}) s"
