@@ -12,7 +12,7 @@ from sentiment_pipeline.api.deps import Caller, End, Fmt, Start, State, caller
 from sentiment_pipeline.api.errors import ERRORS
 from sentiment_pipeline.api.masking import mask_frame, mask_value
 from sentiment_pipeline.api.models import Answer, Question, Report, Rows, answers
-from sentiment_pipeline.api.nlq import answer, interpret
+from sentiment_pipeline.api.nlq import MAX_ROWS, answer, interpret
 from sentiment_pipeline.api.reads import DateRange
 from sentiment_pipeline.api.render import frame_response, render
 
@@ -88,7 +88,7 @@ def nlq(state: State, key: Caller, body: Question) -> Response:
             "columns": shown.columns,
             "answer": said,
         }
-        return render(shown, "json", extra)
+        return render(shown.head(MAX_ROWS), "json", extra)  # one more row was fetched, to say when there are more
 
     # Cached by the reading, not the wording: the echo is always this caller's own question.
     found = json.loads(state.cached_body(("nlq", query), query.assets(), key, "json", build))
