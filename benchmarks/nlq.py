@@ -151,6 +151,11 @@ def _key(value) -> object:
     return value.isoformat() if isinstance(value, date) else value
 
 
+def _plain(value) -> object:
+    """A JSON value as a dictionary key (a key that is not a scalar is a wrong answer, shown as text)."""
+    return value if value is None or isinstance(value, str | int | float) else repr(value)
+
+
 # --- comparing ------------------------------------------------------------------------------
 
 
@@ -171,7 +176,7 @@ def compare(frames: dict[str, pl.DataFrame], gold: Gold, body: dict) -> str:
     if any(column not in r for r in rows):
         return f"no column {column!r} in {body.get('columns')}"
     names = KEYS.get(gold.by, [gold.by] if gold.by else [])
-    got = [(tuple(r.get(n) for n in names), r.get(column)) for r in rows]
+    got = [(tuple(_plain(r.get(n)) for n in names), r.get(column)) for r in rows]
     if len(got) != len(gold_rows):
         return f"{len(got)} rows, expected {len(gold_rows)}"
     if gold.top:  # the same values in the same order; a group may swap only with one of equal value

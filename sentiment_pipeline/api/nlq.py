@@ -45,7 +45,7 @@ MEASURES: dict[str, tuple[str, str]] = {
     ),
     "mentions": ("count(*)", "entity mentions"),
 }
-# phrase (regex over the normalised question) -> measure; longest phrases are tried first
+# phrase (regex over the normalised question) -> measure, in the order tried: a phrase before the shorter ones inside it
 MEASURE_WORDS: dict[str, str] = {
     r"(?:share|percentage|percent|proportion|fraction) of (?:tickets that (?:were|are) )?(?P<label>LABEL)(?: tickets)?": "label_share",
     r"(?P<label>LABEL) (?:share|percentage|rate)": "label_share",
@@ -58,15 +58,15 @@ MEASURE_WORDS: dict[str, str] = {
     r"(?:number of |how many )?(?:entity )?mentions": "mentions",
     r"(?:the )?(?:number of|count of|how many|total) tickets|ticket (?:count|volume)|tickets?|volume": "tickets",
 }
-GROUPS: dict[str, tuple[str, str]] = {  # grouping -> (SQL, words that name it)
-    "day": ("t.partition_day", r"day|days|date|dates|daily"),
-    "week": ("date_trunc('week', t.partition_day)::date", r"week|weeks|weekly"),
-    "month": ("date_trunc('month', t.partition_day)::date", r"month|months|monthly"),
-    "channel": ("t.channel", r"channel|channels"),
-    "product": ("t.product", r"product|products"),
-    "agent": ("t.agent_id", r"agent|agents"),
-    "trajectory": ("s.trajectory", r"trajectory|trajectories"),
-    "entity": ("e.type, e.normalized", r"entity|entities"),
+GROUPS: dict[str, tuple[tuple[str, ...], str]] = {  # grouping -> (its key columns as SQL, words that name it)
+    "day": (("t.partition_day as day",), r"day|days|date|dates|daily"),
+    "week": (("date_trunc('week', t.partition_day)::date as week",), r"week|weeks|weekly"),
+    "month": (("date_trunc('month', t.partition_day)::date as month",), r"month|months|monthly"),
+    "channel": (("t.channel as channel",), r"channel|channels"),
+    "product": (("t.product as product",), r"product|products"),
+    "agent": (("t.agent_id as agent",), r"agent|agents"),
+    "trajectory": (("s.trajectory as trajectory",), r"trajectory|trajectories"),
+    "entity": (("e.type as entity_type", "e.normalized as entity"), r"entity|entities"),
 }
 CHANNELS = ("email", "chat", "phone", "web", "social", "api")
 ENTITY_TYPES: dict[str, str] = {  # words -> entity type (as the entity asset writes it)
@@ -480,16 +480,11 @@ def compile_sql(query: Query) -> tuple[str, dict, tuple[str, ...]]:
     value = f"{MEASURES[query.measure][0]} as {name}"
     if query.group_by is None:
         return f"select {value}\nfrom {joined}\nwhere {' and '.join(where)}", params, query.assets()
-    keys = (
-        "e.type as entity_type, e.normalized as entity"
-        if query.group_by == "entity"
-        else f"{GROUPS[query.group_by][0]} as {query.group_by}"
-    )
-    width = 2 if query.group_by == "entity" else 1
-    order = ", ".join(f"{n} asc nulls last" for n in range(1, width + 1))
+    keys = GROUPS[query.group_by][0]
+    order = ", ".join(f"{n} asc nulls last" for n in range(1, len(keys) + 1))
     if query.order:
-        order = f"{width + 1} {query.order} nulls last, {order}"
-    sql = f"select {keys}, {value}\nfrom {joined}\nwhere {' and '.join(where)}\ngroup by all\norder by {order}\nlimit $limit"
+        order = f"{len(keys) + 1} {query.order} nulls last, {order}"
+    sql = f"select {', '.join(keys)}, {value}\nfrom {joined}\nwhere {' and '.join(where)}\ngroup by all\norder by {order}\nlimit $limit"
     return sql, params, query.assets()
 
 
@@ -542,7 +537,7 @@ def answer(query: Query, rows: list[dict]) -> str:
     column = measure_column(query)
     if query.group_by is None:
         return f"{asked[0].upper()}{asked[1:]}: {_shown(rows[0][column] if rows else None)}."
-    keys = ("entity_type", "entity") if query.group_by == "entity" else (query.group_by,)
+    keys = [column.rsplit(" as ", 1)[1] for column in GROUPS[query.group_by][0]]
     if not rows:
         return f"No {query.group_by} has any {asked}."
     first = " ".join(_shown(rows[0][k]) for k in keys)
