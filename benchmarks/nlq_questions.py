@@ -82,6 +82,8 @@ ANSWERABLE: list[tuple[str, Gold]] = [
     ("mentions by entity yesterday", Gold("mentions", YESTERDAY, by="entity")),
     ("error code mentions by entity last week", Gold("mentions", **LAST_WEEK, by="entity", entity_types=("error_code",))),
     ("mentions by channel on Nov 29", Gold("mentions", "2025-11-29", by="channel")),
+    ("email mentions last week", Gold("mentions", **LAST_WEEK, entity_types=("email",))),
+    ("mentions via email last week", Gold("mentions", **LAST_WEEK, channels=("email",))),
     ("average sentiment by trajectory in October 2025", Gold("avg_sentiment", **OCTOBER, by="trajectory")),
     ("positive tickets by channel in the last 7 days", Gold("label_tickets", "2025-11-26", "2025-12-02", label="positive", by="channel")),
     ("average csat per week last month", Gold("avg_csat", **LAST_MONTH, by="week")),

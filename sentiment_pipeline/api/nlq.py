@@ -72,8 +72,8 @@ CHANNELS = ("email", "chat", "phone", "web", "social", "api")
 ENTITY_TYPES: dict[str, str] = {  # words -> entity type (as the entity asset writes it)
     r"products?": "product",
     r"order ids?|orders?": "order_id",
-    r"e-?mail addresses|e-?mail address": "email",
-    r"phone numbers?": "phone",
+    r"e-?mail addresses|e-?mail address|e-?mails?": "email",
+    r"phone numbers?|phones?": "phone",
     r"urls?|links?": "url",
     r"(?:money )?amounts?": "money",
     r"error codes?|errors?": "error_code",
