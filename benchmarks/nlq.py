@@ -7,7 +7,7 @@ refused, answers 422 naming what it could not place. A 200 that differs from the
 answer, or a 200 to a question that must be refused, is a *wrong answer*: the target is
 100 % right and none wrong.
 
-Run: `python benchmarks/nlq.py` (builds a 63-day sample lake in a temporary folder, ~1 minute).
+Run: `python benchmarks/nlq.py` (builds a 63-day sample lake, Jira conversations on some days, in a temporary folder: ~2 minutes).
 """
 
 import argparse

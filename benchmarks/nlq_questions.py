@@ -11,8 +11,18 @@ of a sample lake (never through the API's parser or SQL) and compares it with wh
 from dataclasses import dataclass
 from datetime import date
 
+from sentiment_pipeline.sample import jira_export
+
 TODAY = date(2025, 12, 2)
-LAKE = {"days": 63, "rows_per_day": 30, "extra_cols": 2, "end": date(2025, 12, 1)}  # 2025-09-30 .. 2025-12-01
+# Jira exports with conversations on some days, so customers' moods move (trajectories)
+CONVERSATION_DAYS = [date(2025, 10, day) for day in (6, 13, 20, 27)] + [date(2025, 11, day) for day in range(17, 31, 2)]
+LAKE = {  # 2025-09-30 .. 2025-12-01
+    "days": 63,
+    "rows_per_day": 30,
+    "extra_cols": 2,
+    "end": date(2025, 12, 1),
+    "more_landing": {f"{day}/jira.csv": jira_export(20, 2, day, seed=day.toordinal()) for day in CONVERSATION_DAYS},
+}
 
 
 @dataclass(frozen=True)
@@ -105,6 +115,14 @@ ANSWERABLE: list[tuple[str, Gold]] = [
     ("solved tickets for agent A012 in October 2025", Gold("solved", **OCTOBER, agents=("A012",))),
     ("improving tickets by agent last month", Gold("tickets", **LAST_MONTH, by="agent", trajectories=("improving",))),
     ("declining tickets by channel in October 2025", Gold("tickets", **OCTOBER, by="channel", trajectories=("declining",))),
+    (
+        "which agent had the most improving tickets last month",
+        Gold("tickets", **LAST_MONTH, by="agent", top=1, trajectories=("improving",)),
+    ),
+    (
+        "share of negative tickets with a declining trajectory last month",
+        Gold("label_share", **LAST_MONTH, label="negative", trajectories=("declining",)),
+    ),
     (
         "average sentiment of negative tickets via phone last week",
         Gold("avg_sentiment", **LAST_WEEK, label="negative", channels=("phone",)),
