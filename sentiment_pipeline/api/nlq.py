@@ -177,10 +177,10 @@ def _values(pattern: str) -> str:
 
 
 def _pick(text: str, table: dict[str, str]) -> tuple[str, ...]:
-    """The values a phrase names, in order, each mapped through ``table`` (pattern -> value), longest name first."""
-    names = re.compile(rf"(?<![\w-])(?:{'|'.join(f'(?P<v{n}>{p})' for n, p in enumerate(sorted(table, key=len, reverse=True)))})(?![\w-])")
-    values = [table[p] for p in sorted(table, key=len, reverse=True)]
-    return tuple(dict.fromkeys(values[int(next(k for k, v in m.groupdict().items() if v)[1:])] for m in names.finditer(text)))
+    """The values a phrase names, in order: each of ``table``'s patterns (longest first) mapped to its value."""
+    patterns = sorted(table, key=len, reverse=True)
+    names = re.compile(rf"(?<![\w-])(?:{'|'.join(f'({p})' for p in patterns)})(?![\w-])")
+    return tuple(dict.fromkeys(table[patterns[m.lastindex - 1]] for m in names.finditer(text)))
 
 
 # --- days --------------------------------------------------------------------------------
@@ -302,7 +302,7 @@ def _rules() -> list[tuple[str, Callable[[_Reading, re.Match], None]]]:
         (rf"(?:grouped by|broken down by|split by|by|per|for each|each) (?:{group})", lambda r, m: r.set("group_by", grouping(m), m[0])),
         (
             rf"{negation} (?:the )?(?P<v>{_values(product)})(?: tickets)?",
-            lambda r, m: r.add("not_products", tuple(products[p] for p in _pick(m["v"], {p: p for p in products})), m[0]),
+            lambda r, m: r.add("not_products", _pick(m["v"], products), m[0]),
         ),
         (
             rf"{negation} (?:the )?(?P<v>{_values(channel)})(?: channels?| tickets)?",
@@ -310,7 +310,7 @@ def _rules() -> list[tuple[str, Callable[[_Reading, re.Match], None]]]:
         ),
         (
             rf"(?:(?:about|for|on|with|of|from|regarding|concerning) )?(?:the )?(?P<v>{_values(product)})",
-            lambda r, m: r.add("products", tuple(products[p] for p in _pick(m["v"], {p: p for p in products})), m[0]),
+            lambda r, m: r.add("products", _pick(m["v"], products), m[0]),
         ),
         (
             rf"(?:(?:via|over|through|from|on|in|by|through the) )?(?:the )?(?P<v>{_values(channel)})(?: channels?)?",
