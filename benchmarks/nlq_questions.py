@@ -75,6 +75,7 @@ ANSWERABLE: list[tuple[str, Gold]] = [
     ("ticket volume this week", Gold("tickets", "2025-12-01", "2025-12-02")),
     ("how many tickets since Nov 20", Gold("tickets", "2025-11-20", "2025-12-02")),
     ("tickets from Nov 20", Gold("tickets", "2025-11-20", "2025-12-02")),
+    ("how many tickets this year", Gold("tickets", "2025-01-01", "2025-12-02")),
     ("tickets from 2025-11-01 to 2025-11-07", Gold("tickets", "2025-11-01", "2025-11-07")),
     ("what was the average csat of negative tickets last week", Gold("avg_csat", **LAST_WEEK, label="negative")),
     ("number of tickets", Gold("tickets", **LAST_30)),
@@ -209,4 +210,6 @@ REFUSED: list[tuple[str, str]] = [  # (question, why it must be refused)
     ("tickets not solved last week", "negation of a measure is not in the grammar"),
     ("unsolved tickets last week", "out of vocabulary"),
     ("positive and negative tickets by channel", "ambiguous: two labels"),
+    ("tickets in the past week", "ambiguous: the calendar week or the last 7 days"),
+    ("csat by agent yesterday", "ambiguous: average csat or the share of satisfied customers"),
 ]

@@ -52,7 +52,6 @@ MEASURE_WORDS: dict[str, str] = {
     r"share (?P<label>LABEL)": "label_share",
     r"(?:average|avg|mean) (?:sentiment|compound)(?: score)?": "avg_sentiment",
     r"(?:average|avg|mean) (?:csat|satisfaction|customer satisfaction)(?: score)?": "avg_csat",
-    r"csat(?: score)?": "avg_csat",
     r"(?:number of |how many )?(?:solved|resolved) tickets|tickets (?:solved|resolved)|solved": "solved",
     r"median (?:hours|time) to (?:resolve|resolution)|median resolution time|median hours to resolution": "median_hours_to_resolve",
     r"(?:number of |how many )?(?:entity )?mentions": "mentions",
@@ -91,6 +90,17 @@ FILLER = frozenset(  # words that carry no part of a query
         *("what", "whats", "what's", "which", "that", "how", "many", "much", "all", "any", "total", "overall", "during", "number", "count"),
     }
 )
+AMBIGUOUS_SPANS = {"week": "'last week' (Monday to Sunday) or 'the last 7 days'", "month": "'last month' or 'the last 30 days'"}
+CLOSE_WORDS = {  # a word the grammar does not place -> the measure a close question would use
+    "csat": "average csat",
+    "satisfaction": "average csat",
+    "sentiment": "average sentiment",
+    "complaints": "negative tickets",
+    "unhappy": "negative tickets",
+    "happy": "positive tickets",
+    "resolution": "median hours to resolve",
+    "resolve": "median hours to resolve",
+}
 EXAMPLES = (
     "which product had the most negative tickets last week",
     "top 5 agents by average csat in the last 30 days",
@@ -231,6 +241,8 @@ DAY_RULES: dict[str, Callable[[re.Match, date], tuple[date, date]]] = {
         MONTHS[m["month"]], int(m["year"]) if m["year"] else None, t
     ),
     r"in (?P<year>\d{4})": lambda m, t: (date(int(m["year"]), 1, 1), min(date(int(m["year"]), 12, 31), t)),
+    r"(?:in |during )?this year": lambda m, t: (date(t.year, 1, 1), t),
+    r"(?:in |during )?last year": lambda m, t: (date(t.year - 1, 1, 1), date(t.year - 1, 12, 31)),
 }
 
 
@@ -286,8 +298,12 @@ def _rules() -> list[tuple[str, Callable[[_Reading, re.Match], None]]]:
             reading.set("label", m["label"], m[0])
 
     rules: list[tuple[str, Callable[[_Reading, re.Match], None]]] = [
-        (pattern, lambda r, m, rule=rule: _days(r, m, rule)) for pattern, rule in DAY_RULES.items()
+        (  # a calendar week or month, or the last 7 or 30 days? Not guessed.
+            r"(?:in |during |over )?(?:the (?:last|past)|past) (?P<unit>week|month)",
+            lambda r, m: r.conflicts.append(f"{m[0]!r} is ambiguous: say {AMBIGUOUS_SPANS[m['unit']]}"),
+        )
     ]
+    rules += [(pattern, lambda r, m, rule=rule: _days(r, m, rule)) for pattern, rule in DAY_RULES.items()]
     rules += [
         (rf"(?:which|what) (?:{etype}) (?:was|were|is|are|got|gets) mentioned (?:the )?(?P<dir>most|least)", rank_entity),
         (rf"(?:the )?(?P<dir>most|least) mentioned (?:{etype})", rank_entity),
@@ -359,9 +375,9 @@ def interpret(question: str, today: date) -> Query:
         if set(part.replace(",", " ").split()) - FILLER
     ]
     if leftover or reading.conflicts:
-        raise NotUnderstood(
-            leftover + reading.conflicts, reading.understood, suggestions(reading), "" if leftover else "; ".join(reading.conflicts)
-        )
+        close = next((CLOSE_WORDS[w] for part in leftover for w in part.split() if w in CLOSE_WORDS), None)
+        why = "" if leftover else "; ".join(reading.conflicts)
+        raise NotUnderstood(leftover + reading.conflicts, reading.understood, suggestions(reading, close), why)
     return _resolve(reading)
 
 
@@ -397,13 +413,20 @@ def _resolve(reading: _Reading) -> Query:
     return Query(measure=measure, start=start.isoformat(), end=end.isoformat(), label=label, **fields)
 
 
-def suggestions(reading: _Reading) -> list[str]:
-    """Close questions that would work: what was understood, completed, then the stock examples."""
+def suggestions(reading: _Reading, close: str | None = None) -> list[str]:
+    """Close questions that would work: what was understood (and the measure ``close`` to a word
+    that was not), completed, then the stock examples."""
     days = reading.phrases.get("days", "last week")
-    what = next((p for m, p in reading.measures.items() if m != "tickets"), "negative tickets")
+    what = next((p for m, p in reading.measures.items() if m != "tickets"), close or reading.measures.get("tickets") or "negative tickets")
+    if reading.fields.get("label") and reading.fields["label"] not in what:
+        what = f"{reading.fields['label']} {what}"
     grouping = f"by {reading.fields['group_by']}" if reading.fields.get("group_by") not in (None, "entity") else "by channel"
-    close = [f"{what} {grouping} {days}", f"{what} {days}"] if reading.measures or reading.fields else []
-    return list(dict.fromkeys([*close, *EXAMPLES]))[:5]
+    filters = " ".join(
+        reading.phrases[n] for n in ("products", "not_products", "channels", "not_channels", "agents") if n in reading.phrases
+    )
+    what = f"{what} {filters}".strip()
+    completed = [f"{what} {grouping} {days}", f"{what} {days}"] if reading.measures or reading.fields or close else []
+    return list(dict.fromkeys([*completed, *EXAMPLES]))[:5]
 
 
 # --- words and their forms ---------------------------------------------------------------
