@@ -76,6 +76,7 @@ ANSWERABLE: list[tuple[str, Gold]] = [
     ("how many tickets since Nov 20", Gold("tickets", "2025-11-20", "2025-12-02")),
     ("tickets from Nov 20", Gold("tickets", "2025-11-20", "2025-12-02")),
     ("how many tickets this year", Gold("tickets", "2025-01-01", "2025-12-02")),
+    ("negative tickets per day over the last 2 weeks", Gold("label_tickets", "2025-11-19", "2025-12-02", label="negative", by="day")),
     ("tickets from 2025-11-01 to 2025-11-07", Gold("tickets", "2025-11-01", "2025-11-07")),
     ("what was the average csat of negative tickets last week", Gold("avg_csat", **LAST_WEEK, label="negative")),
     ("number of tickets", Gold("tickets", **LAST_30)),

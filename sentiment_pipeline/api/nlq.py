@@ -230,6 +230,10 @@ DAY_RULES: dict[str, Callable[[re.Match, date], tuple[date, date]]] = {
         t - timedelta(days=int(m["n"]) - 1),
         t,
     ),
+    r"(?:in |over |during |for )?(?:the )?(?:last|past|previous) (?P<n>\d{1,3}) weeks": lambda m, t: (
+        t - timedelta(days=7 * int(m["n"]) - 1),
+        t,
+    ),
     r"(?:in |during )?(?:the )?(?:last|previous|past) week": lambda m, t: _week(t - timedelta(days=t.weekday() + 7)),
     r"(?:in |during )?this week": lambda m, t: (t - timedelta(days=t.weekday()), t),
     r"(?:in |during )?(?:the )?(?:last|previous|past) month": lambda m, t: _month(
