@@ -165,7 +165,10 @@ class _Reading:
 
     def set(self, name: str, value, phrase: str) -> None:
         if name in self.fields and self.fields[name] != value:
-            self.conflicts.append(f"{self.phrases[name]!r} and {phrase!r}: one {name.replace('_', ' ')} at a time")
+            what = {"days": "date range", "group_by": "grouping", "order": "ranking", "top": "ranking", "mentioning": "search word"}.get(
+                name, name
+            )
+            self.conflicts.append(f"{self.phrases[name]!r} and {phrase!r}: one {what} at a time")
         self.fields[name], self.phrases[name] = value, phrase
 
     def add(self, name: str, values: tuple, phrase: str) -> None:
