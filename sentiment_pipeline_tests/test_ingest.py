@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 import polars as pl
 import pytest
-from polars.testing import assert_series_equal
 
 from sentiment_pipeline.ingest import LandingFile, ingest_day
 
@@ -137,35 +136,6 @@ def test_row_rules_missing_id_bad_timestamps_bad_csat_duplicates():
 def test_mixed_timestamp_formats_and_zones_become_utc(text, expected):
     _, tickets = run(("a.csv", f"ticket_id,created_at\nT1,{text}\n"))
     assert tickets.get_column("created_at").to_list() == [expected]
-
-
-@pytest.mark.parametrize("timezone", ["UTC", "Europe/Berlin", "America/New_York"])
-def test_timestamps_read_form_by_form_equal_every_form_tried_on_every_value(timezone):
-    """The judge reads a block's timestamps form by form, each form only on what the ones
-    before it left unread; the values are the expression's, which tries them all (DST gaps
-    and repeated hours included)."""
-    from sentiment_pipeline.ingest.sources.builtin import JIRA_FORMATS
-    from sentiment_pipeline.ingest.sources.profile import ISO_NAIVE, TimestampForms, TimestampParser
-
-    texts = pl.Series(
-        "t",
-        [
-            *["2025-01-02T10:00:00Z", "2025-01-02T10:00:00.250Z", " 2025-01-02T12:00:00+02:00 ", "2025-01-02T05:00:00-0500"],
-            *["2025-01-02 10:00:00", "2025-01-02T10:00", "2025-01-02 10:00:00 UTC", "2025-01-02", "2025-02-30", "2025-01-02T25:00"],
-            *["2025-03-30 02:30:00", "2025-10-26 02:30", "2025-03-09 02:30", "2025-11-02 01:30", "14/Jul/25 3:42 PM", "6/21/2025 16:14"],
-            *["21/Jun/2025 4:14 PM", "yesterday", "", "   ", None, "2025-01-02T10:00:00+0200x", "UTC"],
-        ],
-    )
-    for forms in [
-        TimestampForms(),
-        TimestampForms(local=(*ISO_NAIVE, *JIRA_FORMATS)),
-        TimestampForms().narrowed(texts.head(3)),
-        TimestampForms(zoned=(), local=("%d/%b/%y %I:%M %p",), date_only=False, utc_word=False),
-        TimestampForms(zoned=(), local=(), date_only=False),
-    ]:
-        parser = TimestampParser(forms, timezone)
-        expected = texts.to_frame().with_columns(parsed=parser(pl.col("t"))).get_column("parsed")
-        assert_series_equal(parser.values(texts), expected, check_names=False)
 
 
 def test_duplicates_across_files_keep_file_name_order():

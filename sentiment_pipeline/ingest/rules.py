@@ -117,12 +117,10 @@ def judge(rows: pl.DataFrame, plan: Plan) -> pl.DataFrame:
     # Only the columns the values are made of: polars' cost per operation grows with the width.
     used = dict.fromkeys(name for expr in (*text, *comments) for name in expr.meta.root_names())
     narrow = pl.DataFrame([rows.get_column(ROW), *(rows.get_column(name) for name in used if name != ROW)])
-    texts = narrow.lazy().select(ROW, *text, *comments).collect()
-    parse = plan.timestamps.values  # form by form, on Series: an expression tries every form on every value
     return (
-        texts.with_columns(__created=parse(texts.get_column("__created_at_text")), __resolved=parse(texts.get_column("__resolved_at_text")))
-        .lazy()
-        .with_columns(__csat=csat)
+        narrow.lazy()
+        .select(ROW, *text, *comments)
+        .with_columns(__created=plan.timestamps(created), __resolved=plan.timestamps(resolved), __csat=csat)
         .select(
             ROW,
             "__created",

@@ -88,7 +88,7 @@ class Plan:
     values: dict[str, pl.Expr]  # canonical column -> expression (text; tags a list; comments a list of structs)
     used: set[str]  # input columns that became canonical values (not kept as custom fields)
     mapped: list[tuple[str, str]]  # (input column, canonical column), for the run's metadata
-    timestamps: TimestampParser  # text -> UTC timestamp
+    timestamps: Callable[[pl.Expr], pl.Expr]  # text -> UTC timestamp
     expected_time: str  # what a timestamp should look like, for reject reasons
     missing: list[str] = field(default_factory=list)  # required canonical columns the file does not have
 
@@ -133,70 +133,17 @@ def parse_timestamps(text: pl.Expr, forms: TimestampForms = TimestampForms(), ti
 
     Each form is its own ``to_datetime`` pass (~1 ms per 4,000 values): a regular expression
     normalising the text first costs several times that (measured)."""
-    cleaned = _cleaned(text, forms)
-    zoned = [parse(cleaned) for parse in _zoned(forms)]
-    local = [parse(cleaned) for parse in _local(forms)]
-    if local:
-        zoned.append(_local_to_utc(pl.coalesce(*local), timezone))
-    return pl.coalesce(*zoned) if zoned else pl.lit(None, dtype=UTC_TIMESTAMP)
-
-
-def _cleaned(text: pl.Expr, forms: TimestampForms) -> pl.Expr:
     cleaned = text.str.strip_chars()
-    return cleaned.str.replace("UTC", "Z", literal=True) if forms.utc_word else cleaned
-
-
-def _zoned(forms: TimestampForms) -> list[Callable[[pl.Expr], pl.Expr]]:
-    """One parser per zoned form, in the order they are tried."""
-    return [lambda text, f=f: text.str.to_datetime(f, strict=False, time_unit="us", time_zone="UTC") for f in forms.zoned]
-
-
-def _local(forms: TimestampForms) -> list[Callable[[pl.Expr], pl.Expr]]:
-    """One parser per local form (a date alone last), in the order they are tried: naive times."""
-    parsers = [lambda text, f=f: text.str.to_datetime(f, strict=False, time_unit="us") for f in forms.local]
+    if forms.utc_word:
+        cleaned = cleaned.str.replace("UTC", "Z", literal=True)
+    zoned = [cleaned.str.to_datetime(f, strict=False, time_unit="us", time_zone="UTC") for f in forms.zoned]
+    local = [cleaned.str.to_datetime(f, strict=False, time_unit="us") for f in forms.local]
     if forms.date_only:
-        parsers.append(lambda text: text.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us")))
-    return parsers
-
-
-def _local_to_utc(naive: pl.Expr, timezone: str) -> pl.Expr:
-    return naive.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
-
-
-@dataclass(frozen=True)
-class TimestampParser:
-    """A file's timestamps, text -> UTC: as an expression (``parser(text)``), or over a
-    Series form by form (``parser.values(text)``), which gives the same values faster."""
-
-    forms: TimestampForms
-    timezone: str = "UTC"
-
-    def __call__(self, text: pl.Expr) -> pl.Expr:
-        return parse_timestamps(text, self.forms, self.timezone)
-
-    def values(self, text: pl.Series) -> pl.Series:
-        """``parse_timestamps`` over ``text``, each form tried only on the values the forms
-        before it did not read. The same values (a coalesce keeps the first form that reads
-        one), but an export writes its timestamps in one or two forms, so most values are
-        read by the first: on e-mail days (Z, +02:00 and naive) ~7 ms a block, not ~12."""
-        left = pl.DataFrame({"at": pl.int_range(text.len(), eager=True), "text": text})
-        left = left.select("at", text=_cleaned(pl.col("text"), self.forms)).drop_nulls("text")
-        read = []
-        for parsers, in_utc in ((_zoned(self.forms), None), (_local(self.forms), self.timezone)):
-            group = []
-            for parse in parsers:
-                tried = left.with_columns(value=parse(pl.col("text")))
-                parsed = tried.get_column("value").is_not_null()
-                group.append(tried.filter(parsed).select("at", "value"))
-                left = tried.filter(~parsed).select("at", "text")
-            if group:
-                found = pl.concat(group)
-                read.append(found if in_utc is None else found.select("at", value=_local_to_utc(pl.col("value"), in_utc)))
-        values = pl.repeat(None, text.len(), dtype=UTC_TIMESTAMP, eager=True).alias(text.name)
-        if not read:
-            return values
-        found = pl.concat(read)
-        return values.scatter(found.get_column("at"), found.get_column("value"))
+        local.append(cleaned.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us")))
+    if local:
+        naive = pl.coalesce(*local).dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
+        zoned.append(naive.dt.convert_time_zone("UTC"))
+    return pl.coalesce(*zoned) if zoned else pl.lit(None, dtype=UTC_TIMESTAMP)
 
 
 def numeric_order(values: list[pl.Series]) -> tuple[bool, bool | None]:
@@ -224,7 +171,9 @@ def _ordered(fmt: str, day_first: bool) -> str:
     return fmt.replace("%m", "\0").replace("%d", "%m").replace("\0", "%d") if day_first and AMBIGUOUS.search(fmt) else fmt
 
 
-def timestamp_parser(profile: SourceProfile | None, day_first: bool, sample: pl.Series | None = None) -> tuple[TimestampParser, str]:
+def timestamp_parser(
+    profile: SourceProfile | None, day_first: bool, sample: pl.Series | None = None
+) -> tuple[Callable[[pl.Expr], pl.Expr], str]:
     """The file's timestamp parser and how its values should look (for reject reasons).
 
     With a ``sample`` of the file's own timestamps (its first block), only the forms that
@@ -233,13 +182,15 @@ def timestamp_parser(profile: SourceProfile | None, day_first: bool, sample: pl.
     zone = profile.timezone if profile else "UTC"
     if profile is not None and profile.timestamp_format:
         fixed = TimestampForms(zoned=(), local=(profile.timestamp_format,), date_only=False, utc_word=False)
-        return TimestampParser(fixed, zone), f"a {profile.name} timestamp ('{profile.timestamp_format}', from the sources file)"
+        return (
+            lambda text: parse_timestamps(text, fixed, zone)
+        ), f"a {profile.name} timestamp ('{profile.timestamp_format}', from the sources file)"
     tool = tuple(_ordered(f, day_first) for f in profile.formats) if profile else ()
     forms = TimestampForms(local=(*ISO_NAIVE, *tool))
     if sample is not None:
         forms = forms.narrowed(sample)
     kind = f"a {profile.name} timestamp" if profile else "an ISO-8601 date or timestamp"
-    return TimestampParser(forms, zone), kind if profile is None else f"{kind} ({forms.shown()})"
+    return (lambda text: parse_timestamps(text, forms, zone)), kind if profile is None else f"{kind} ({forms.shown()})"
 
 
 # --- CSV ------------------------------------------------------------------------------------
