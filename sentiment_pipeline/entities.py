@@ -127,10 +127,11 @@ def _drop_nested(mentions: pl.DataFrame) -> pl.DataFrame:
     return mentions.join(shadowed, on=[*keys, "type", "start"], how="anti")
 
 
-def _normalized(canonical_products: dict[str, str]) -> pl.Expr:
-    text = pl.col("text")
+def phone_number(text: pl.Expr) -> pl.Expr:
+    """A phone number as written -> E.164 (``+14155550199``); null when it is not one: 10 to 15
+    digits is a phone number, fewer is a date, an amount, an id."""
     digits = text.str.replace_all(r"\D", "")
-    phone = (
+    e164 = (
         pl.when(text.str.starts_with("+"))
         .then(pl.lit("+") + digits)
         .when(digits.str.len_chars() == 10)
@@ -138,6 +139,11 @@ def _normalized(canonical_products: dict[str, str]) -> pl.Expr:
         .when((digits.str.len_chars() == 11) & digits.str.starts_with("1"))
         .then(pl.lit("+") + digits)
     )
+    return pl.when(digits.str.len_chars().is_between(10, 15)).then(e164)
+
+
+def _normalized(canonical_products: dict[str, str]) -> pl.Expr:
+    text = pl.col("text")
     currency = pl.coalesce(
         text.str.extract(r"(USD|EUR|GBP)"),
         text.str.extract(r"([$€£])").replace_strict(CURRENCY_SYMBOLS, default=None),
@@ -147,8 +153,7 @@ def _normalized(canonical_products: dict[str, str]) -> pl.Expr:
         pl.when(pl.col("type") == "email")
         .then(text.str.to_lowercase())
         .when(pl.col("type") == "phone")
-        # 10 to 15 digits is a phone number (E.164); fewer is a date, an amount, an id
-        .then(pl.when(digits.str.len_chars().is_between(10, 15)).then(phone))
+        .then(phone_number(text))
         .when(pl.col("type") == "money")
         .then(pl.format("{} {}", amount, currency))
         .when(pl.col("type").is_in(["order_id", "error_code"]))

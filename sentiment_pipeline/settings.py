@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 
 DEFAULT_STORAGE_ROOT = "data"
 DEFAULT_PARTITIONS_START = "2025-01-01"
+MIN_MASK_KEY_CHARS = 32
 ALERT_WEBHOOK_VARIABLE = "SENTIMENT_ALERT_WEBHOOK_URL"  # a secret: read by Dagster through dg.EnvVar
 
 
@@ -50,6 +51,7 @@ class Settings:
     partitions_start: str
     product_catalog: str | None
     api_db: str | None
+    mask_key: str | None  # None: a key made once and kept beside the API key database
     sources_file: str | None
     backfill_days_per_run: int | None
     aws: AwsSettings
@@ -68,6 +70,7 @@ def load_settings() -> Settings:
         partitions_start=env.get("SENTIMENT_PARTITIONS_START") or DEFAULT_PARTITIONS_START,
         product_catalog=env.get("SENTIMENT_PRODUCT_CATALOG") or None,
         api_db=env.get("SENTIMENT_API_DB") or None,
+        mask_key=_mask_key(env.get("SENTIMENT_MASK_KEY")),
         sources_file=env.get("SENTIMENT_SOURCES") or None,
         backfill_days_per_run=_days_per_run(env.get("SENTIMENT_BACKFILL_DAYS_PER_RUN")),
         aws=AwsSettings(
@@ -100,3 +103,9 @@ def _days_per_run(days: str | None) -> int | None:
     if not days.isdigit() or int(days) < 1:
         raise ValueError(f"SENTIMENT_BACKFILL_DAYS_PER_RUN must be a whole number of days >= 1, not {days!r}")
     return int(days)
+
+
+def _mask_key(key: str | None) -> str | None:
+    if key and len(key) < MIN_MASK_KEY_CHARS:
+        raise ValueError(f"SENTIMENT_MASK_KEY must be at least {MIN_MASK_KEY_CHARS} characters (e.g. `openssl rand -hex 32`)")
+    return key or None

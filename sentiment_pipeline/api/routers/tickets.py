@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from sentiment_pipeline.api.deps import Caller, End, Fmt, Start, State, caller
 from sentiment_pipeline.api.errors import ERRORS
-from sentiment_pipeline.api.masking import mask_value
+from sentiment_pipeline.api.masking import mask_ticket
 from sentiment_pipeline.api.models import Rows, Ticket, answers
 from sentiment_pipeline.api.reads import DateRange
 from sentiment_pipeline.api.render import frame_response
@@ -25,7 +25,7 @@ router = APIRouter(prefix="/v1", tags=["tickets"], dependencies=[Depends(caller)
 def ticket(state: State, key: Caller, ticket_id: Annotated[str, Path(max_length=200)], custom_fields: bool = False) -> Response:
     def build() -> bytes:
         found = jsonable_encoder(state.reader.ticket(ticket_id, custom_fields))
-        return json.dumps(found if "pii" in key.scopes else mask_value(found)).encode()
+        return json.dumps(found if "pii" in key.scopes else mask_ticket(found)).encode()
 
     return state.cached(("ticket", ticket_id, custom_fields), ("ticket", "sentiment", "entity"), key, "json", build)
 
