@@ -171,7 +171,7 @@ def pii_reads() -> list[tuple[str, str, dict]]:
         ]
         reads += [
             ("GET", "/v1/analytics/sentiment", {"params": {**span, "group_by": "product", "format": fmt}}),
-            ("GET", "/v1/search", {"params": {**span, "q": "e", "format": fmt}}),
+            ("GET", "/v1/search", {"params": {**span, "q": "call", "format": fmt}}),
         ]
     return reads
 

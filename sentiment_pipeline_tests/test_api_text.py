@@ -1,7 +1,7 @@
 """Ticket text through the read API, over real HTTP against a lake the pipeline wrote: masked
 e-mail addresses and phone numbers as keyed tokens (one value, one token, on every route and
-in every format), entity offsets into the text as returned. Expected values are recomputed
-here from the Parquet files."""
+in every format), entity offsets into the text as returned, and search by word forms with a
+total and an offset. Expected values are recomputed here from the Parquet files."""
 
 import hashlib
 import hmac
@@ -14,7 +14,9 @@ from datetime import date
 import polars as pl
 import pytest
 import requests
+import snowballstemmer
 
+from sentiment_pipeline import storage
 from sentiment_pipeline.api import masking
 from sentiment_pipeline.api.app import create_app
 from sentiment_pipeline.api.keys import KeyStore
@@ -126,3 +128,69 @@ def test_a_short_configured_key_is_refused(monkeypatch):
     monkeypatch.setenv("SENTIMENT_MASK_KEY", "short")
     with pytest.raises(ValueError, match="SENTIMENT_MASK_KEY"):
         masking.mask_value("ana@example.com")
+
+
+# --- search ---------------------------------------------------------------------------------
+
+STEM = snowballstemmer.stemmer("english").stemWords
+
+
+@pytest.fixture(scope="module")
+def tickets(api) -> pl.DataFrame:
+    """Every ticket of the range with its label, read from the Parquet files."""
+    return (
+        storage.scan_partitions(api["root"], "ticket", list(DAYS))
+        .select("ticket_id", "partition_date", "created_at", "subject", "body")
+        .join(
+            storage.scan_partitions(api["root"], "sentiment", list(DAYS)).select("ticket_id", "partition_date", "label"),
+            on=["ticket_id", "partition_date"],
+        )
+        .collect()
+    )
+
+
+def holds(text: str | None, query: str) -> bool:
+    """The query's words, in a row, in ``text``, each word compared by its Snowball stem."""
+    words, wanted = STEM(re.findall(r"[^\W_]+", (text or "").lower())), STEM(re.findall(r"[^\W_]+", query.lower()))
+    return any(words[i : i + len(wanted)] == wanted for i in range(len(words) - len(wanted) + 1))
+
+
+def expected_ids(tickets: pl.DataFrame, query: str, label: str | None = None) -> list[str]:
+    rows = [r for r in tickets.sort(["created_at", "ticket_id"], descending=[True, False]).iter_rows(named=True)]
+    return [r["ticket_id"] for r in rows if (holds(r["subject"], query) or holds(r["body"], query)) and label in (None, r["label"])]
+
+
+@pytest.mark.parametrize(
+    ("query", "label", "offset"),
+    [
+        ("refunds", None, 0),
+        ("REFUND", None, 7),
+        ("charge", "negative", 3),
+        ("charged twice", None, 0),
+        ("emails", None, 2),
+        ("crashing", None, 5),
+    ],
+)
+def test_search_total_offset_and_word_forms_match_a_recomputation(api, tickets, query, label, offset):
+    want = expected_ids(tickets, query, label)
+    assert want, f"the sample has tickets for {query!r}"
+    body = get(
+        api, "/v1/search", q=query, start=DAYS[0], end=DAYS[1], limit=10, offset=offset, **({"label": label} if label else {})
+    ).json()
+    assert (body["total"], body["offset"], body["count"]) == (len(want), offset, len(want[offset : offset + 10]))
+    assert [r["ticket_id"] for r in body["rows"]] == want[offset : offset + 10]
+
+
+def test_word_forms_find_what_the_literal_word_misses(api, tickets):
+    literal = tickets.filter(pl.col("body").str.to_lowercase().str.contains(r"\brefunds\b")).height
+    found = get(api, "/v1/search", q="refunds", start=DAYS[0], end=DAYS[1]).json()["total"]
+    assert found > literal and found == len(expected_ids(tickets, "refund"))
+    assert get(api, "/v1/search", q="charge", start=DAYS[0], end=DAYS[1]).json()["total"] == len(expected_ids(tickets, "charged"))
+
+
+def test_paging_past_the_end_still_counts(api, tickets):
+    want = len(expected_ids(tickets, "refund"))
+    body = get(api, "/v1/search", q="refund", start=DAYS[0], end=DAYS[1], offset=want + 5).json()
+    assert (body["total"], body["count"], body["rows"]) == (want, 0, [])
+    nothing = get(api, "/v1/search", q="zyzzyva", start=DAYS[0], end=DAYS[1], offset=3).json()
+    assert (nothing["total"], nothing["count"]) == (0, 0)

@@ -17,6 +17,11 @@ class Rows(BaseModel):
     rows: list[dict[str, Any]]
 
 
+class SearchRows(Rows):
+    total: int = Field(description="matches in all, before limit and offset")
+    offset: int
+
+
 class Answer(Rows):
     question: str = Field(description="the caller's own question, as sent")
     interpreted: dict[str, Any] = Field(description="what it was read as: measure, days (UTC), grouping, filters, ranking")

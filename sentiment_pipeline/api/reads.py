@@ -11,6 +11,7 @@ import polars as pl
 
 from sentiment_pipeline import storage
 from sentiment_pipeline.api import nlq
+from sentiment_pipeline.api.search import WordForms, query_words
 from sentiment_pipeline.schemas import AGGREGATES, SENTIMENT_LABELS, TICKET_CANONICAL, TICKET_LINEAGE, TRAJECTORIES
 
 TABLES = tuple(AGGREGATES)
@@ -28,6 +29,14 @@ PARTITION_COLUMNS = ("year", "month", "day")
 def _without(row: dict | None, keys: tuple[str, ...]) -> dict | None:
     """A stored row for the caller: without ``keys`` and the hive partition columns."""
     return None if row is None else {k: v for k, v in row.items() if k not in keys and k not in PARTITION_COLUMNS}
+
+
+@dataclass(frozen=True)
+class Page:
+    """Rows of a read and how many rows match before ``limit`` and ``offset``."""
+
+    frame: pl.DataFrame
+    total: int
 
 
 class BadRequest(ValueError):
@@ -105,6 +114,7 @@ class Reader:
         self.root = root
         self.database = storage.duckdb_connection(threads=2)
         self.locator = TicketLocator(self)
+        self.word_forms = WordForms(self)
         self.mirrors: dict[str, tuple[str, pl.DataFrame]] = {}  # asset -> (data version, its rows)
         self.mirror_lock = threading.Lock()
 
@@ -298,22 +308,36 @@ class Reader:
             result["custom_fields"] = {k: v for k, v in row.items() if k not in skip and v is not None}
         return result
 
-    def search(self, text: str, days: DateRange, label: str | None, limit: int) -> pl.DataFrame:
-        if not text.strip():
-            raise BadRequest("q must not be empty")
+    def search(self, text: str, days: DateRange, label: str | None, limit: int, offset: int = 0) -> Page:
+        """Tickets whose subject or body holds the words of ``text`` in a row, each in any of its
+        forms (``WordForms``), newest first; ``total`` counts them all, before limit and offset."""
+        words = query_words(text)
+        if not words:
+            raise BadRequest("q must hold a word: letters or digits")
         if label is not None and label not in SENTIMENT_LABELS:
             raise BadRequest("label must be positive, neutral or negative")
-        if not 1 <= limit <= 1_000:
-            raise BadRequest("limit must be 1..1000")
-        sql = """
-            select t.ticket_id, t.created_at, t.subject, t.body, t.channel, t.product, s.label, s.compound
-            from (select ticket_id, created_at, subject, body, channel, product, year, month, day from {ticket}) t
-            join (select ticket_id, label, compound, year, month, day from {sentiment}) s using (ticket_id, year, month, day)
-            where (contains(lower(coalesce(t.subject, '')), lower($q)) or contains(lower(coalesce(t.body, '')), lower($q)))
-              and ($label is null or s.label = $label)
-            order by t.created_at desc limit $limit
+        if not 1 <= limit <= 1_000 or offset < 0:
+            raise BadRequest("limit must be 1..1000 and offset at least 0")
+        text_matches = " or ".join(f"(contains(lower({c}), $piece) and regexp_matches(lower({c}), $pattern))" for c in ("subject", "body"))
+        matching = f"""
+            from (select ticket_id, created_at, subject, body, channel, product, year, month, day from {{ticket}}
+                  where {text_matches}) t
+            join (select ticket_id, label, compound, year, month, day from {{sentiment}}) s using (ticket_id, year, month, day)
+            where $label is null or s.label = $label
         """
-        return self._query(sql, ("ticket", "sentiment"), {"q": text, "label": label, "limit": limit}, days)
+        pattern, piece = self.word_forms.pattern(words)
+        params = {"pattern": pattern, "piece": piece, "label": label}
+        page = self._query(
+            "select t.ticket_id, t.created_at, t.subject, t.body, t.channel, t.product, s.label, s.compound, count(*) over () as total"
+            f"{matching} order by t.created_at desc, t.ticket_id limit $limit offset $offset",
+            ("ticket", "sentiment"),
+            {**params, "limit": limit, "offset": offset},
+            days,
+        )
+        if page.height or not offset:
+            return Page(page.drop("total", strict=False), page.item(0, "total") if page.height else 0)
+        counted = self._query(f"select count(*) {matching}", ("ticket", "sentiment"), params, days)  # paged past the end
+        return Page(page.drop("total", strict=False), counted.item() if counted.height else 0)
 
     def daily_report(self, day: date) -> dict:
         days = DateRange(day, day)

@@ -10,9 +10,10 @@ from fastapi.responses import Response
 from sentiment_pipeline.api.deps import Caller, End, Fmt, Start, State, caller
 from sentiment_pipeline.api.errors import ERRORS
 from sentiment_pipeline.api.masking import mask_ticket
-from sentiment_pipeline.api.models import Rows, Ticket, answers
+from sentiment_pipeline.api.models import SearchRows, Ticket, answers
 from sentiment_pipeline.api.reads import DateRange
 from sentiment_pipeline.api.render import frame_response
+from sentiment_pipeline.api.routers.tables import MAX_OFFSET
 
 router = APIRouter(prefix="/v1", tags=["tickets"], dependencies=[Depends(caller)], responses=ERRORS)  # no /v1 route can skip the key check
 
@@ -30,22 +31,26 @@ def ticket(state: State, key: Caller, ticket_id: Annotated[str, Path(max_length=
     return state.cached(("ticket", ticket_id, custom_fields), ("ticket", "sentiment", "entity"), key, "json", build)
 
 
-@router.get("/search", responses=answers(Rows, "csv", "parquet"), summary="Tickets whose subject or body contains q (case-insensitive)")
+@router.get(
+    "/search",
+    responses=answers(SearchRows, "csv", "parquet"),
+    summary="Tickets whose subject or body holds the words of q, each in any of its forms (refunds: refund, refunded, ...)",
+)
 def search(
     state: State,
     key: Caller,
-    q: Annotated[str, Query(min_length=1, max_length=200)],
+    q: Annotated[str, Query(min_length=1, max_length=200, description="words, found in a row, each in any form of it")],
     start: Start = None,
     end: End = None,
     label: Annotated[Literal["positive", "neutral", "negative"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="matches to skip, newest first")] = 0,
     fmt: Fmt = "json",
 ) -> Response:
     days = DateRange.parse(start, end)
-    return state.cached(
-        ("search", q, days, label, limit),
-        ("ticket", "sentiment"),
-        key,
-        fmt,
-        lambda: frame_response(state.reader.search(q, days, label, limit), key, fmt),
-    )
+
+    def build() -> bytes:
+        found = state.reader.search(q, days, label, limit, offset)
+        return frame_response(found.frame, key, fmt, {"total": found.total, "offset": offset})
+
+    return state.cached(("search", q, days, label, limit, offset), ("ticket", "sentiment"), key, fmt, build)
