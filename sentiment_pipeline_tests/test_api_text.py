@@ -10,16 +10,19 @@ import os
 import re
 import stat
 from datetime import date
+from pathlib import Path
 
 import polars as pl
 import pytest
 import requests
 import snowballstemmer
+import vaderSentiment
 
-from sentiment_pipeline import storage
+from sentiment_pipeline import sentiment, storage
 from sentiment_pipeline.api import masking
 from sentiment_pipeline.api.app import create_app
 from sentiment_pipeline.api.keys import KeyStore
+from sentiment_pipeline.api.search import pieces, query_words
 
 from .helpers import api_keys, materialized_lake
 from .serving import serving
@@ -186,6 +189,17 @@ def test_word_forms_find_what_the_literal_word_misses(api, tickets):
     found = get(api, "/v1/search", q="refunds", start=DAYS[0], end=DAYS[1]).json()["total"]
     assert found > literal and found == len(expected_ids(tickets, "refund"))
     assert get(api, "/v1/search", q="charge", start=DAYS[0], end=DAYS[1]).json()["total"] == len(expected_ids(tickets, "charged"))
+
+
+def test_every_form_of_a_word_holds_its_piece():
+    """What lets DuckDB read only the tickets holding a piece: every word of VADER's lexicon and the
+    labelled support messages holds the piece of its own stem, but Snowball's irregular -ying verbs."""
+    lexicon = Path(vaderSentiment.__file__).with_name("vader_lexicon.txt").read_text(encoding="utf-8")
+    messages = Path(sentiment.__file__).with_name("data").joinpath("support_messages.csv").read_text(encoding="utf-8")
+    words = sorted({w for line in lexicon.splitlines() for w in query_words(line.split("\t")[0])} | set(query_words(messages)))
+    missed = [w for w, stem in zip(words, STEM(words), strict=True) if (stem[:-1] or stem) not in w]
+    assert len(words) > 9000 and missed == ["lying"]
+    assert pieces(["refunds", "happiness", "lying", "e1042"]) == ["refun", "happ", "l", "e104"]  # a query word holds its own
 
 
 def test_paging_past_the_end_still_counts(api, tickets):

@@ -11,7 +11,7 @@ import polars as pl
 
 from sentiment_pipeline import storage
 from sentiment_pipeline.api import nlq
-from sentiment_pipeline.api.search import WordForms, query_words
+from sentiment_pipeline.api.search import matching, pieces, query_words
 from sentiment_pipeline.schemas import AGGREGATES, SENTIMENT_LABELS, TICKET_CANONICAL, TICKET_LINEAGE, TRAJECTORIES
 
 TABLES = tuple(AGGREGATES)
@@ -114,7 +114,6 @@ class Reader:
         self.root = root
         self.database = storage.duckdb_connection(threads=2)
         self.locator = TicketLocator(self)
-        self.word_forms = WordForms(self)
         self.mirrors: dict[str, tuple[str, pl.DataFrame]] = {}  # asset -> (data version, its rows)
         self.mirror_lock = threading.Lock()
 
@@ -310,7 +309,7 @@ class Reader:
 
     def search(self, text: str, days: DateRange, label: str | None, limit: int, offset: int = 0) -> Page:
         """Tickets whose subject or body holds the words of ``text`` in a row, each in any of its
-        forms (``WordForms``), newest first; ``total`` counts them all, before limit and offset."""
+        forms (``api/search.py``), newest first; ``total`` counts them all, before limit and offset."""
         words = query_words(text)
         if not words:
             raise BadRequest("q must hold a word: letters or digits")
@@ -318,26 +317,19 @@ class Reader:
             raise BadRequest("label must be positive, neutral or negative")
         if not 1 <= limit <= 1_000 or offset < 0:
             raise BadRequest("limit must be 1..1000 and offset at least 0")
-        text_matches = " or ".join(f"(contains(lower({c}), $piece) and regexp_matches(lower({c}), $pattern))" for c in ("subject", "body"))
-        matching = f"""
-            from (select ticket_id, created_at, subject, body, channel, product, year, month, day from {{ticket}}
-                  where {text_matches}) t
-            join (select ticket_id, label, compound, year, month, day from {{sentiment}}) s using (ticket_id, year, month, day)
+        sql = """
+            select t.ticket_id, t.created_at, t.subject, t.body, t.channel, t.product, s.label, s.compound
+            from (select ticket_id, created_at, subject, body, channel, product, year, month, day from {ticket}
+                  where contains(lower(subject), $piece) or contains(lower(body), $piece)) t
+            join (select ticket_id, label, compound, year, month, day from {sentiment}) s using (ticket_id, year, month, day)
             where $label is null or s.label = $label
         """
-        pattern, piece = self.word_forms.pattern(words)
-        params = {"pattern": pattern, "piece": piece, "label": label}
-        page = self._query(
-            "select t.ticket_id, t.created_at, t.subject, t.body, t.channel, t.product, s.label, s.compound, count(*) over () as total"
-            f"{matching} order by t.created_at desc, t.ticket_id limit $limit offset $offset",
-            ("ticket", "sentiment"),
-            {**params, "limit": limit, "offset": offset},
-            days,
-        )
-        if page.height or not offset:
-            return Page(page.drop("total", strict=False), page.item(0, "total") if page.height else 0)
-        counted = self._query(f"select count(*) {matching}", ("ticket", "sentiment"), params, days)  # paged past the end
-        return Page(page.drop("total", strict=False), counted.item() if counted.height else 0)
+        piece = max(pieces(words), key=len)  # the rarest, most likely: the fewest rows to look at
+        found = self._query(sql, ("ticket", "sentiment"), {"piece": piece, "label": label}, days)
+        if not found.height:
+            return Page(found, 0)
+        found = found.filter(matching(found, words)).sort(["created_at", "ticket_id"], descending=[True, False])
+        return Page(found.slice(offset, limit), found.height)
 
     def daily_report(self, day: date) -> dict:
         days = DateRange(day, day)

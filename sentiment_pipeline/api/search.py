@@ -1,64 +1,49 @@
-"""Word forms for ``/v1/search``: a word of the query finds every word of the tickets with the
-same Snowball (Porter 2) stem, so "refunds" finds refund, refunded and refunding, "charged"
-finds charge and charges.
+"""Word forms for ``/v1/search``: a word of the query finds every word of the tickets searched
+that has the same Snowball (Porter 2) stem, so "refunds" finds refund, refunded and
+refunding, "charged" finds charge and charges.
 
 DuckDB's full-text search (its ``fts`` extension) downloads itself at run time, which fails
-offline, so the forms come from the stemmer over the lake's own words: every word of every
-ticket's subject and body, stemmed once per version of the ``ticket`` asset. A search is then
-one scan of the range's text for the query's words in a row, each in any of its forms.
+offline, so the forms come from the stemmer (snowballstemmer, running PyStemmer's C
+stemmers) over the tickets' own words. The stemmer changes at most the last letter of what
+it keeps of a word (happy -> happi, hoping -> hope), so every form of a word holds its stem
+less that letter (but for a few irregulars it lists: lying -> lie): DuckDB reads only the tickets holding that piece (one scan of the range,
+``contains``, no regular expression); here their words with each query word's piece are
+stemmed, those with the query word's stem are its forms, and a ticket matches when its
+subject or its body has the query's words in a row, each in one of its forms.
 """
-
-from __future__ import annotations
 
 import os
 import re
-import threading
-from typing import TYPE_CHECKING
 
 import polars as pl
 import snowballstemmer
 
-from sentiment_pipeline import storage
-
-if TYPE_CHECKING:
-    from sentiment_pipeline.api.reads import Reader
-
-OTHER = r"[^\pL\pN]"  # RE2 (DuckDB): anything but a letter or a digit separates words
-VOCABULARY = rf"""
-    select distinct word
-    from (select unnest(string_split_regex(lower(concat_ws(' ', subject, body)), '{OTHER}+')) as word from {{ticket}})
-    where regexp_full_match(word, '\pL+')
-"""  # words with a digit (ids, codes, amounts) have no other forms: they match as written
+WORD = re.compile(r"[^\W_]+")  # letters and digits; anything else separates words
+OTHER = r"[^\p{L}\p{N}]"  # the same in polars' regular expressions
 
 
 def query_words(query: str) -> list[str]:
-    """The query's words, lower case: runs of letters and digits."""
-    return re.findall(r"[^\W_]+", query.lower())
+    """The query's words, lower case."""
+    return WORD.findall(query.lower())
 
 
-class WordForms:
-    """stem -> the words of the lake's tickets with that stem, rebuilt when ``ticket`` changes."""
+def stems(words: list[str]) -> list[str]:
+    return snowballstemmer.stemmer("english").stemWords(words)  # a stemmer per call: they are not thread-safe
 
-    def __init__(self, reader: Reader):
-        self.reader = reader
-        self.version: str | None = None
-        self.words: dict[str, list[str]] = {}
-        self.stemmer = snowballstemmer.stemmer("english")  # PyStemmer's C stemmer when installed; not thread-safe
-        self.lock = threading.Lock()
 
-    def pattern(self, words: list[str]) -> tuple[str, str]:
-        """A regular expression (RE2, over lower-case text) for ``words`` in a row, each in any of
-        its forms; and a piece of text every match holds (the longest prefix the forms of one word
-        share), for a cheap test before the expression."""
-        with self.lock:
-            current = storage.asset_version(self.reader.root, "ticket")
-            if current != self.version:
-                found = self.reader._query(VOCABULARY, ("ticket",))
-                vocabulary = found.get_column("word") if found.height else pl.Series("word", [], pl.String)
-                stems = pl.Series("stem", self.stemmer.stemWords(vocabulary.to_list()), pl.String)
-                grouped = pl.DataFrame([vocabulary, stems]).group_by("stem").agg(pl.col("word").sort())
-                self.words, self.version = dict(grouped.iter_rows()), current
-            stems = self.stemmer.stemWords(words)
-        forms = [sorted({word, *self.words.get(stem, ())}) for word, stem in zip(words, stems, strict=True)]
-        pattern = f"(?:^|{OTHER})" + f"{OTHER}+".join(f"(?:{'|'.join(each)})" for each in forms) + f"(?:{OTHER}|$)"
-        return pattern, max((os.path.commonprefix(each) for each in forms), key=len)  # noqa: RUF071 (words, not paths)
+def pieces(words: list[str]) -> list[str]:
+    """Per word, the text every form of it holds: its stem less the last letter, as far as the
+    word itself holds that (Snowball's own irregulars: lying -> lie)."""
+    return [os.path.commonprefix([word, stem[:-1] or stem]) for word, stem in zip(words, stems(words), strict=True)]  # noqa: RUF071 (words)
+
+
+def matching(found: pl.DataFrame, words: list[str]) -> pl.Series:
+    """Which rows of ``found`` (``subject``, ``body``) hold ``words`` in a row, each in any form."""
+    texts = [pl.col("subject").str.to_lowercase(), pl.col("body").str.to_lowercase()]
+    forms = []
+    for word, stem, piece in zip(words, stems(words), pieces(words), strict=True):
+        holding = rf"[\p{{L}}\p{{N}}]*{re.escape(piece)}[\p{{L}}\p{{N}}]*"
+        candidates = found.select(pl.concat_list(t.str.extract_all(holding) for t in texts).explode().unique().drop_nulls()).to_series()
+        forms.append(sorted({word} | {c for c, s in zip(candidates, stems(candidates.to_list()), strict=True) if s == stem}))
+    pattern = f"(?:^|{OTHER})" + f"{OTHER}+".join(f"(?:{'|'.join(map(re.escape, each))})" for each in forms) + f"(?:{OTHER}|$)"
+    return found.select(pl.any_horizontal(t.str.contains(pattern).fill_null(False) for t in texts)).to_series()
