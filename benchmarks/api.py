@@ -47,6 +47,9 @@ TEXTS = [
 ]
 
 
+REFUND_FORMS = r"(?:^|[^\pL\pN])(?:refund|refunds)(?:[^\pL\pN]|$)"  # "refunds" in every form the lake's words have
+
+
 def build_lake(root: str, days: int, tickets: int) -> pl.DataFrame:
     """Writes every asset for each day; returns the canonical ticket rows + labels (for PostgreSQL)."""
     everything = []
@@ -72,17 +75,25 @@ def build_lake(root: str, days: int, tickets: int) -> pl.DataFrame:
             }
         ).with_columns(pl.col("resolved_at").cast(pl.Datetime("us", "UTC")))
         compound = ((h % 2001).cast(pl.Float64) / 1000 - 1).round(4)
-        sentiment = pl.DataFrame({"ticket_id": ticket["ticket_id"], "compound": compound}).with_columns(
-            label=pl.when(pl.col("compound") >= 0.05)
-            .then(pl.lit("positive"))
-            .when(pl.col("compound") <= -0.05)
-            .then(pl.lit("negative"))
-            .otherwise(pl.lit("neutral")),
-            pos=0.0,
-            neu=0.0,
-            neg=0.0,
-            model=pl.lit("synthetic"),
-            model_version=pl.lit("1"),
+        sentiment = (
+            pl.DataFrame({"ticket_id": ticket["ticket_id"], "compound": compound})
+            .with_columns(
+                label=pl.when(pl.col("compound") >= 0.05)
+                .then(pl.lit("positive"))
+                .when(pl.col("compound") <= -0.05)
+                .then(pl.lit("negative"))
+                .otherwise(pl.lit("neutral")),
+                pos=0.0,
+                neu=0.0,
+                neg=0.0,
+            )
+            .with_columns(
+                trajectory=pl.lit("single"),
+                first_customer_label=pl.col("label"),
+                last_customer_label=pl.col("label"),
+                model=pl.lit("synthetic"),
+                model_version=pl.lit("1"),
+            )
         )
         entity = pl.DataFrame(
             {"ticket_id": ticket["ticket_id"], "type": "order_id", "text": "ORD-1", "field": "body", "start": 0, "end": 5}
@@ -194,6 +205,13 @@ def main() -> None:
             def glob(asset: str) -> str:
                 return f"read_parquet('{root}/{asset}/*/*/*/*.parquet', hive_partitioning = true, hive_types = {storage.HIVE_TYPES_SQL})"
 
+            # The search route's question as one raw query: the words' forms already known, the total, the newest 50.
+            search_sql = (
+                "select t.ticket_id, t.created_at, t.subject, t.body, t.channel, t.product, s.label, s.compound, count(*) over () as total "
+                "from {ticket} t join {sentiment} s using (ticket_id, year, month, day) "
+                "where make_date(t.year, t.month, t.day) between $a and $b and (regexp_matches(lower(t.subject), $p) or regexp_matches(lower(t.body), $p)) "
+                "order by t.created_at desc, t.ticket_id limit 50"
+            )
             routes = {
                 "analytics: year by product": (
                     "/v1/analytics/sentiment",
@@ -219,11 +237,17 @@ def main() -> None:
                     f"select * from {glob('ticket')} t join {glob('sentiment')} s using (ticket_id) where ticket_id = $id",
                     {"id": some_id},
                 ),
-                "search 'refund', last 7 days": (
+                "search 'refunds', last 7 days": (
                     "/v1/search",
-                    {"q": "refund", "start": week, "end": END.isoformat(), "limit": 50},
-                    f"select ticket_id, subject from {glob('ticket')} where created_at >= $a and contains(lower(body), 'refund') limit 50",
-                    {"a": date.fromisoformat(week)},
+                    {"q": "refunds", "start": week, "end": END.isoformat(), "limit": 50},
+                    search_sql.format(ticket=glob("ticket"), sentiment=glob("sentiment")),
+                    {"a": date.fromisoformat(week), "b": END, "p": REFUND_FORMS},
+                ),
+                "search 'refunds', a year": (
+                    "/v1/search",
+                    {"q": "refunds", "start": first, "end": END.isoformat(), "limit": 50},
+                    search_sql.format(ticket=glob("ticket"), sentiment=glob("sentiment")),
+                    {"a": date.fromisoformat(first), "b": END, "p": REFUND_FORMS},
                 ),
                 "daily report": (
                     "/v1/reports/daily",
