@@ -22,7 +22,7 @@ from sentiment_pipeline import sentiment, storage
 from sentiment_pipeline.api import masking
 from sentiment_pipeline.api.app import create_app
 from sentiment_pipeline.api.keys import KeyStore
-from sentiment_pipeline.api.search import pieces, query_words
+from sentiment_pipeline.api.search import matching, pieces, query_words
 
 from .helpers import api_keys, materialized_lake
 from .serving import serving
@@ -200,6 +200,12 @@ def test_every_form_of_a_word_holds_its_piece():
     missed = [w for w, stem in zip(words, STEM(words), strict=True) if (stem[:-1] or stem) not in w]
     assert len(words) > 9000 and missed == ["lying"]
     assert pieces(["refunds", "happiness", "lying", "e1042"]) == ["refun", "happ", "l", "e104"]  # a query word holds its own
+
+
+def test_forms_are_found_in_a_body_whose_ticket_has_no_subject():
+    found = pl.DataFrame({"subject": [None, "Refund please", "x"], "body": ["we refunded you", "", "charged twice, refunds pending"]})
+    assert matching(found, ["refunds"]).to_list() == [True, True, True]
+    assert matching(found, ["charge", "twice"]).to_list() == [False, False, True]
 
 
 def test_paging_past_the_end_still_counts(api, tickets):

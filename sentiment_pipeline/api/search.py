@@ -43,7 +43,7 @@ def matching(found: pl.DataFrame, words: list[str]) -> pl.Series:
     forms = []
     for word, stem, piece in zip(words, stems(words), pieces(words), strict=True):
         holding = rf"[\p{{L}}\p{{N}}]*{re.escape(piece)}[\p{{L}}\p{{N}}]*"
-        candidates = found.select(pl.concat_list(t.str.extract_all(holding) for t in texts).explode().unique().drop_nulls()).to_series()
+        candidates = pl.concat(found.select(t.str.extract_all(holding).explode()).to_series() for t in texts).drop_nulls().unique()
         forms.append(sorted({word} | {c for c, s in zip(candidates, stems(candidates.to_list()), strict=True) if s == stem}))
     pattern = f"(?:^|{OTHER})" + f"{OTHER}+".join(f"(?:{'|'.join(map(re.escape, each))})" for each in forms) + f"(?:{OTHER}|$)"
     return found.select(pl.any_horizontal(t.str.contains(pattern).fill_null(False) for t in texts)).to_series()
