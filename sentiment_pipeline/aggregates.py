@@ -28,7 +28,7 @@ import duckdb
 import polars as pl
 
 from sentiment_pipeline import storage
-from sentiment_pipeline.schemas import AGGREGATES
+from sentiment_pipeline.schemas import AGGREGATES, TRAJECTORIES
 
 INPUTS: dict[str, tuple[str, ...]] = {
     "daily_sentiment_summary": ("ticket", "sentiment"),
@@ -36,21 +36,30 @@ INPUTS: dict[str, tuple[str, ...]] = {
     "daily_agent_summary": ("ticket", "sentiment"),
 }
 
+# Per-ticket metrics over ``t`` (ticket) joined to ``s`` (sentiment): the aggregates and the
+# API's analytics compute each one from these same expressions.
+METRICS: dict[str, str] = {
+    "tickets": "count(*)",
+    **{label: f"count(*) filter (where s.label = '{label}')" for label in ("positive", "neutral", "negative")},
+    "share_negative": "count(*) filter (where s.label = 'negative') / count(*)",
+    "avg_compound": "avg(s.compound)",
+    "avg_csat": "avg(t.csat)",
+    "solved": "count(*) filter (where t.resolved_at is not null or lower(t.status) in ('solved', 'resolved', 'closed'))",
+    "median_hours_to_resolve": "median(epoch(t.resolved_at - t.created_at) / 3600.0) filter (where t.resolved_at >= t.created_at)",
+    **{trajectory: f"count(*) filter (where s.trajectory = '{trajectory}')" for trajectory in TRAJECTORIES},
+}
+
+
+def metrics(*names: str) -> str:
+    """``expression as name, ...`` for a select list."""
+    return ", ".join(f"{METRICS[name]} as {name}" for name in names)
+
+
 QUERIES: dict[str, str] = {
-    "daily_sentiment_summary": """
+    "daily_sentiment_summary": f"""
         select $day as date, t.channel, t.product,
-               count(*) as tickets,
-               avg(s.compound) as avg_compound,
-               count(*) filter (where s.label = 'positive') as positive,
-               count(*) filter (where s.label = 'neutral') as neutral,
-               count(*) filter (where s.label = 'negative') as negative,
-               count(*) filter (where s.label = 'negative') / count(*) as share_negative,
-               avg(t.csat) as avg_csat,
-               count(*) filter (where s.trajectory = 'improving') as improving,
-               count(*) filter (where s.trajectory = 'declining') as declining,
-               count(*) filter (where s.trajectory = 'stable') as stable,
-               count(*) filter (where s.trajectory = 'single') as single
-        from {ticket} t join {sentiment} s using (ticket_id)
+               {metrics("tickets", "avg_compound", "positive", "neutral", "negative", "share_negative", "avg_csat", *TRAJECTORIES)}
+        from {{ticket}} t join {{sentiment}} s using (ticket_id)
         group by all
         order by t.channel nulls last, t.product nulls last
     """,
@@ -68,20 +77,13 @@ QUERIES: dict[str, str] = {
         group by all
         order by p.type, mentions desc, p.normalized
     """,
-    "daily_agent_summary": """
+    "daily_agent_summary": f"""
         select $day as date, t.agent_id,
-               count(*) as tickets,
-               count(*) filter (where t.resolved_at is not null or lower(t.status) in ('solved', 'resolved', 'closed')) as solved,
-               median(epoch(t.resolved_at - t.created_at) / 3600.0)
-                   filter (where t.resolved_at >= t.created_at) as median_hours_to_resolve,
-               avg(s.compound) as avg_compound,
-               avg(t.csat) as avg_csat,
-               count(*) filter (where s.trajectory = 'improving') as improving,
-               count(*) filter (where s.trajectory = 'declining') as declining,
+               {metrics("tickets", "solved", "median_hours_to_resolve", "avg_compound", "avg_csat", "improving", "declining")},
                count(*) filter (where s.first_customer_label = 'negative') as opened_negative,
                count(*) filter (where s.first_customer_label = 'negative' and s.last_customer_label <> 'negative')
                    / nullif(count(*) filter (where s.first_customer_label = 'negative'), 0) as turnaround_share
-        from {ticket} t join {sentiment} s using (ticket_id)
+        from {{ticket}} t join {{sentiment}} s using (ticket_id)
         group by all
         order by t.agent_id nulls last
     """,
