@@ -17,7 +17,7 @@ import re
 import tempfile
 import uuid
 from collections.abc import Iterable
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -259,6 +259,13 @@ def asset_version(root: str, asset: str) -> str | None:
         return None
 
 
+def asset_updated_at(root: str, asset: str) -> datetime | None:
+    """When ``asset`` last changed (its ``_version`` object's modification time, UTC)."""
+    fs, path = filesystem(join(root, check_asset_name(asset), VERSION_MARKER))
+    info = fs.get_file_info(path)
+    return info.mtime.astimezone(UTC) if info.type == pafs.FileType.File else None
+
+
 def delete(uris: Iterable[str], client=None) -> None:
     for uri in uris:
         if is_s3(uri):
@@ -316,10 +323,21 @@ def scan_partitions(root: str, asset: str, partition_keys: Iterable[str]) -> pl.
     return pl.concat(scans, how="diagonal_relaxed")
 
 
-def asset_source(connection, root: str, asset: str, partition_keys: str | list[str] | None = None) -> str | None:
+def materialized_keys(root: str, asset: str) -> set[str]:
+    """The days ``asset`` has an object for, from one listing: a materialized day always has
+    its object (an empty day too), so a day without one was never materialized."""
+    layout = re.compile(rf"year=([0-9]{{4}})/month=([0-9]{{2}})/day=([0-9]{{2}})/{re.escape(check_asset_name(asset))}-\1-\2-\3\.parquet$")
+    found = (layout.search(info.path) for info in list_files(join(root, asset), recursive=True))
+    return {"-".join(match.groups()) for match in found if match}
+
+
+def asset_source(
+    connection, root: str, asset: str, partition_keys: str | list[str] | None = None, union_by_name: bool = False
+) -> str | None:
     """A DuckDB FROM-clause source for ``asset``, to put in a query: every day (None), one
     day (a key: an error naming it if it was never written) or the days of a list that
-    exist (None if none does), so a range reads only its own files.
+    exist (None if none does), so a range reads only its own files. ``union_by_name``: the
+    columns of every file (days whose exports differ), not only those every file has.
 
     A local root is read by DuckDB's own Parquet reader, written into the query itself
     (typed hive partitions, nothing bound twice); an S3 root is a pyarrow dataset
@@ -349,13 +367,24 @@ def asset_source(connection, root: str, asset: str, partition_keys: str | list[s
         else:
             paths = [filesystem(uri)[1] for uri in uris]
             dataset = ds.dataset(paths, filesystem=fs, format="parquet", partitioning=hive, partition_base_dir=path)
+        if union_by_name:
+            fragments = [fragment.physical_schema for fragment in dataset.get_fragments()]
+            dataset = ds.dataset(
+                dataset.files,
+                filesystem=fs,
+                format="parquet",
+                partitioning=hive,
+                partition_base_dir=path,
+                schema=pa.unify_schemas([*fragments, HIVE_SCHEMA]),
+            )
         connection.register(asset, dataset)
         return asset
     if partition_keys is None:
         files = "'{}'".format(join(base, "*", "*", "*", "*.parquet").replace("'", "''"))
     else:
         files = "[" + ", ".join("'{}'".format(uri.replace("'", "''")) for uri in uris) + "]"
-    return f"read_parquet({files}, hive_partitioning = true, hive_types = {HIVE_TYPES_SQL})"
+    union = ", union_by_name = true" if union_by_name else ""
+    return f"read_parquet({files}, hive_partitioning = true, hive_types = {HIVE_TYPES_SQL}{union})"
 
 
 def _missing(root: str, asset: str, keys: list[str]) -> MissingPartitionError:
@@ -392,4 +421,6 @@ def duckdb_connection(threads: int | None = None, memory_limit: str | None = Non
         config["memory_limit"] = memory_limit
     if temp_directory:
         config["temp_directory"] = temp_directory
-    return duckdb.connect(":memory:", config=config)
+    connection = duckdb.connect(":memory:", config=config)
+    connection.execute("set global TimeZone = 'UTC'")  # timestamps come back in UTC, every cursor, whatever the machine's zone
+    return connection
