@@ -15,6 +15,8 @@ from sentiment_pipeline.api.keys import ApiKey, KeyStore
 from sentiment_pipeline.api.reads import Reader
 from sentiment_pipeline.api.render import MEDIA_TYPES, Format
 
+Built = bytes | tuple[bytes, dict[str, str]]  # a rendered body, or a body and its headers
+
 
 @dataclass
 class ApiState:
@@ -27,20 +29,23 @@ class ApiState:
     cache_size: int
     clock: Callable[[], datetime]  # now, in UTC: what "today" means to the NLQ route
 
-    def cached(self, parts: tuple, assets: tuple[str, ...], key: ApiKey, fmt: Format, build: Callable[[], bytes]) -> Response:
-        """The rendered body for these parameters and these versions of the assets read."""
-        return Response(self.cached_body(parts, assets, key, fmt, build), media_type=MEDIA_TYPES[fmt])
+    def cached(self, parts: tuple, assets: tuple[str, ...], key: ApiKey, fmt: Format, build: Callable[[], Built]) -> Response:
+        """The rendered body (and headers, if ``build`` gives some) for these parameters and
+        these versions of the assets read."""
+        built = self.cached_body(parts, assets, key, fmt, build)
+        body, headers = built if isinstance(built, tuple) else (built, None)
+        return Response(body, media_type=MEDIA_TYPES[fmt], headers=headers)
 
-    def cached_body(self, parts: tuple, assets: tuple[str, ...], key: ApiKey, fmt: Format, build: Callable[[], bytes]) -> bytes:
+    def cached_body(self, parts: tuple, assets: tuple[str, ...], key: ApiKey, fmt: Format, build: Callable[[], Built]) -> Built:
         identity = (parts, fmt, "pii" in key.scopes, self.reader.version(assets))
         with self.lock:
-            body = self.cache.get(identity)
-        if body is None:
-            body = build()
+            built = self.cache.get(identity)
+        if built is None:
+            built = build()
             if self.cache_size:
                 with self.lock:
-                    self.cache[identity] = body
-        return body
+                    self.cache[identity] = built
+        return built
 
 
 def get_state(request: Request) -> ApiState:
@@ -67,5 +72,5 @@ Caller = Annotated[ApiKey, Depends(caller)]
 Start = Annotated[
     str | None, Query(description="first day, YYYY-MM-DD (default: 30 days before end)", json_schema_extra={"format": "date"})
 ]
-End = Annotated[str | None, Query(description="last day, YYYY-MM-DD (default: today)", json_schema_extra={"format": "date"})]
+End = Annotated[str | None, Query(description="last day, YYYY-MM-DD (default: today, in UTC)", json_schema_extra={"format": "date"})]
 Fmt = Annotated[Format, Query(alias="format", description="json, csv or parquet")]

@@ -1,6 +1,7 @@
 """``/v1/tickets/{ticket_id}`` and ``/v1/search``: single tickets and full-text search."""
 
 import json
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -12,7 +13,7 @@ from sentiment_pipeline.api.errors import ERRORS
 from sentiment_pipeline.api.masking import mask_ticket
 from sentiment_pipeline.api.models import SearchRows, Ticket, answers
 from sentiment_pipeline.api.reads import DateRange
-from sentiment_pipeline.api.render import frame_response
+from sentiment_pipeline.api.render import frame_response, iso_utc
 from sentiment_pipeline.api.routers.tables import MAX_OFFSET
 
 router = APIRouter(prefix="/v1", tags=["tickets"], dependencies=[Depends(caller)], responses=ERRORS)  # no /v1 route can skip the key check
@@ -25,7 +26,7 @@ router = APIRouter(prefix="/v1", tags=["tickets"], dependencies=[Depends(caller)
 )
 def ticket(state: State, key: Caller, ticket_id: Annotated[str, Path(max_length=200)], custom_fields: bool = False) -> Response:
     def build() -> bytes:
-        found = jsonable_encoder(state.reader.ticket(ticket_id, custom_fields))
+        found = jsonable_encoder(state.reader.ticket(ticket_id, custom_fields), custom_encoder={datetime: iso_utc})
         return json.dumps(found if "pii" in key.scopes else mask_ticket(found)).encode()
 
     return state.cached(("ticket", ticket_id, custom_fields), ("ticket", "sentiment", "entity"), key, "json", build)
