@@ -165,8 +165,8 @@ def test_cache_serves_repeats_and_sees_a_new_materialization_at_once(api):
         handle.write(f"ticket_id,created_at,subject,body\nLATE1,2025-01-03,Late,still waiting\n{old},2025-01-02,Updated,now solved\n")
     assert run_whole_graph({"dagster/partition": DAYS[1]}).success
     after = get(api, "/v1/analytics/sentiment", **params).json()
-    day_rows = {r["day"]: r["tickets"] for r in after["rows"]}
-    assert day_rows[DAYS[1]] == {r["day"]: r["tickets"] for r in first["rows"]}[DAYS[1]] + 2
+    day_rows = {r["date"]: r["tickets"] for r in after["rows"]}
+    assert day_rows[DAYS[1]] == {r["date"]: r["tickets"] for r in first["rows"]}[DAYS[1]] + 2
     latest = get(api, f"/v1/tickets/{old}").json()
     assert (latest["partition"], latest["ticket"]["subject"]) == (DAYS[1], "Updated")
 

@@ -50,7 +50,7 @@ def test_partitions_run_at_once_while_the_api_reads(tmp_path, monkeypatch):
             statuses.append(answer.status_code)
             if answer.status_code == 200:
                 for row in answer.json()["rows"]:
-                    seen[row["day"]].add(row["tickets"])
+                    seen[row["date"]].add(row["tickets"])
             statuses.append(
                 requests.get(f"{url}/v1/tables/daily_agent_summary", params=days | {"limit": 1000}, headers=key, timeout=30).status_code
             )
@@ -79,6 +79,6 @@ def test_partitions_run_at_once_while_the_api_reads(tmp_path, monkeypatch):
         assert "database is locked" not in output
     assert 200 in statuses and set(statuses) <= {200, 404}, sorted(set(statuses))  # 404: no aggregate written yet
     tickets = {day: storage.scan_partitions(str(root), "ticket", [day]).select(pl.len()).collect().item() for day in DAYS}
-    assert {row["day"]: row["tickets"] for row in final["rows"]} == tickets, final
+    assert {row["date"]: row["tickets"] for row in final["rows"]} == tickets, final
     for day, counts in seen.items():
         assert counts == {tickets[day]}, (day, counts)  # never a part of a day

@@ -1,6 +1,6 @@
 """The response models of the OpenAPI document (routes send pre-rendered bodies; these describe them)."""
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -13,6 +13,12 @@ class Question(BaseModel):
 
 
 class Rows(BaseModel):
+    start: date | None = Field(None, description="first UTC day read (table and analytics reads)")
+    end: date | None = Field(None, description="last UTC day read")
+    total: int | None = Field(None, description="rows matching before limit and offset (table reads; CSV/Parquet: X-Total-Count)")
+    missing_days: list[date] | None = Field(
+        None, description="days of the range never materialized: unknown, not empty (CSV/Parquet: X-Missing-Days)"
+    )
     count: int
     rows: list[dict[str, Any]]
 
@@ -33,12 +39,14 @@ class Answer(Rows):
 
 class Table(BaseModel):
     name: str
-    columns: dict[str, str]
-    filters: list[str]
+    columns: dict[str, str] = Field(description="name -> type; `date` is the UTC partition day")
+    custom_fields: bool = Field(description="ticket: every other export column too, as text, by name (columns=, filters, order_by)")
+    filters: list[str] = Field(description="text columns a `<column>=<value>` parameter filters (ignoring case)")
     rows: int
     first_date: date | None
     last_date: date | None
-    last_update: str | None
+    missing_days: list[date] = Field(description="days between first_date and last_date never materialized")
+    last_update: datetime | None = Field(description="when the table last changed, ISO-8601 UTC")
 
 
 class Tables(BaseModel):

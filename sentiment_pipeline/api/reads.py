@@ -5,21 +5,42 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
 
-from sentiment_pipeline import storage
+from sentiment_pipeline import aggregates, storage
 from sentiment_pipeline.api import nlq
 from sentiment_pipeline.api.search import matching, pieces, query_words
-from sentiment_pipeline.schemas import AGGREGATES, SENTIMENT_LABELS, TICKET_CANONICAL, TICKET_LINEAGE, TRAJECTORIES
+from sentiment_pipeline.schemas import ASSETS, SENTIMENT_LABELS, TICKET_CANONICAL, TICKET_LINEAGE, TRAJECTORIES
 
-TABLES = tuple(AGGREGATES)
+TABLES = tuple(ASSETS)  # every asset is a table: `date` (its UTC partition day) first, then its columns
+COLUMNS = {name: {"date": pl.Date(), **schema} for name, schema in ASSETS.items()}
+FILTERABLE = {name: [c for c, t in columns.items() if t == pl.String] for name, columns in COLUMNS.items()}
+ORDER_KEYS = {  # after `date`, what orders a table's rows when the caller names no order: a stable page order
+    "ticket": ("ticket_id",),
+    "ticket_rejects": ("source_file", "source_row"),
+    "comment": ("ticket_id", "seq"),
+    "sentiment": ("ticket_id",),
+    "entity": ("ticket_id", "field", "start"),
+    "daily_sentiment_summary": ("channel", "product"),
+    "daily_entity_mentions": ("type", "normalized"),
+    "daily_agent_summary": ("agent_id",),
+}
 MIRRORED = ("daily_sentiment_summary", "daily_agent_summary")  # small enough to hold in memory
-FILTERABLE = {name: [c for c, t in schema.items() if t == pl.String] for name, schema in AGGREGATES.items()}
 MAX_LIMIT = 10_000
 MAX_RANGE_DAYS = 366 * 3
-GROUPINGS = {"day": "date", "channel": "channel", "product": "product"}
+DAY = "make_date(t.year, t.month, t.day)"
+GROUPINGS = {  # group_by -> (output column, SQL over t = ticket, s = sentiment); `date` is the UTC partition day
+    "day": ("date", DAY),
+    "week": ("week", f"date_trunc('week', {DAY})::date"),  # the ISO week's Monday
+    "month": ("month", f"date_trunc('month', {DAY})::date"),
+    "channel": ("channel", "t.channel"),
+    "product": ("product", "t.product"),
+    "agent": ("agent_id", "t.agent_id"),
+    "trajectory": ("trajectory", "s.trajectory"),
+}
+METRICS = ("tickets", "positive", "neutral", "negative", "share_negative", "avg_compound", "avg_csat", "solved", "median_hours_to_resolve")
 TICKET_FIELDS = list(TICKET_CANONICAL)  # what a ticket shows; custom fields only when asked for
 
 
@@ -47,6 +68,11 @@ class NotFound(LookupError):
     pass
 
 
+def utc_today() -> date:
+    """Partitions are UTC days, so "today" is the UTC one, whatever the server's zone."""
+    return datetime.now(UTC).date()
+
+
 @dataclass(frozen=True)
 class DateRange:
     start: date
@@ -54,7 +80,7 @@ class DateRange:
 
     @classmethod
     def parse(cls, start: str | None, end: str | None, default_days: int = 30) -> DateRange:
-        last = _date(end, "end") if end else date.today()
+        last = _date(end, "end") if end else utc_today()
         try:
             first = _date(start, "start") if start else last - timedelta(days=default_days - 1)
         except OverflowError as error:  # the default start would fall before year 1
@@ -114,31 +140,26 @@ class Reader:
         self.root = root
         self.database = storage.duckdb_connection(threads=2)
         self.locator = TicketLocator(self)
-        self.mirrors: dict[str, tuple[str, pl.DataFrame]] = {}  # asset -> (data version, its rows)
+        self.mirrors: dict[str, str] = {}  # asset -> the data version its mirror holds
         self.mirror_lock = threading.Lock()
+        self.materialized: dict[str, tuple[str, frozenset[str]]] = {}  # asset -> (data version, its days)
 
     def _mirror(self, asset: str, version: str) -> str:
         """The whole of a small aggregate table as a table in the reader's database, reloaded
         when the pipeline marks it changed: a year of day x channel x product rows is a few
         MB, reading it from 365 files costs more than any query on it, and DuckDB scans its
         own tables faster than registered Arrow data. Queries already running keep reading
-        the version they started with (DuckDB's transactions). The same rows are kept as a
-        polars frame for the roll-ups that run on every analytics request (``sentiment``)."""
+        the version they started with (DuckDB's transactions)."""
         with self.mirror_lock:
-            if self.mirrors.get(asset, ("",))[0] != version:
+            if self.mirrors.get(asset) != version:
                 cursor = self.database.cursor()
                 try:
                     source = storage.asset_source(cursor, self.root, asset)
                     cursor.execute(f"create or replace table mirror_{asset} as select * from {source}")
-                    rows = cursor.sql(f"select * from mirror_{asset}").pl()
                 finally:
                     cursor.close()
-                self.mirrors[asset] = (version, rows)
+                self.mirrors[asset] = version
             return f"mirror_{asset}"
-
-    def _mirrored_rows(self, asset: str) -> pl.DataFrame:
-        self._mirror(asset, self._version_of(asset))
-        return self.mirrors[asset][1]
 
     def _version_of(self, asset: str) -> str:
         """The asset's data version; the pipeline marks every asset it writes."""
@@ -147,7 +168,31 @@ class Reader:
             raise NotFound(f"no data yet for '{asset}': materialize it first")
         return version
 
-    def _query(self, sql: str, assets: tuple[str, ...], params: dict | None = None, days: DateRange | None = None) -> pl.DataFrame:
+    def _days_of(self, asset: str) -> frozenset[str]:
+        """The days ``asset`` has a partition object for (one listing per data version)."""
+        version = self._version_of(asset)
+        known = self.materialized.get(asset)
+        if known is None or known[0] != version:
+            known = (version, frozenset(storage.materialized_keys(self.root, asset)))
+            self.materialized[asset] = known
+        return known[1]
+
+    def missing_days(self, assets: tuple[str, ...], days: DateRange) -> list[str]:
+        """The days of ``days`` that any of ``assets`` never materialized (a materialized day
+        without tickets still has its objects, so these are unknown, not empty); a read of a
+        single such day is a NotFound."""
+        present = frozenset.intersection(*(self._days_of(asset) for asset in assets))
+        missing = sorted(set(days.keys()) - present)
+        if missing and days.start == days.end:
+            raise NotFound(
+                f"{days.start} was never materialized ({' and '.join(assets)} have no partition for it), "
+                "so its numbers are unknown, not zero: materialize that day first"
+            )
+        return missing
+
+    def _query(
+        self, sql: str, assets: tuple[str, ...], params: dict | None = None, days: DateRange | None = None, union_by_name: bool = False
+    ) -> pl.DataFrame:
         """Run ``sql`` with ``{asset}`` placeholders over all days or only ``days``' files;
         no data in the range is an empty answer, not an error."""
         connection = self.database.cursor()
@@ -161,7 +206,8 @@ class Reader:
                         sources[asset] = f"(select * from {sources[asset]} where date between $range_start and $range_end)"
                         params.update(range_start=days.start, range_end=days.end)
                     continue
-                sources[asset] = storage.asset_source(connection, self.root, asset, days.keys() if days else None)
+                keys = days.keys() if days else None
+                sources[asset] = storage.asset_source(connection, self.root, asset, keys, union_by_name=union_by_name)
                 if sources[asset] is None:
                     return pl.DataFrame()
             return connection.sql(sql.format(**sources), params=params).pl()
@@ -172,32 +218,89 @@ class Reader:
         return tuple(storage.asset_version(self.root, asset) for asset in assets)
 
     def tables(self) -> list[dict]:
+        """Every table with its columns and types, how many rows and days it holds, the days
+        missing between its first and last, and when it last changed (UTC)."""
         described = []
         for name in TABLES:
-            info = {"name": name, "columns": {c: str(t) for c, t in AGGREGATES[name].items()}, "filters": FILTERABLE[name]}
             try:
-                stats = self._query(
-                    f"select count(*) as rows, min(date) as first_date, max(date) as last_date from {{{name}}}", (name,)
-                ).row(0, named=True)
+                days = sorted(self._days_of(name))
+                rows = self._query(f"select count(*) from {{{name}}}", (name,)).item() if days else 0
             except NotFound:
-                stats = {"rows": 0, "first_date": None, "last_date": None}
-            version = storage.asset_version(self.root, name)
-            described.append({**info, **stats, "last_update": version.split(" ", 1)[1] if version else None})
+                days, rows = [], 0
+            span = DateRange(date.fromisoformat(days[0]), date.fromisoformat(days[-1])) if days else None
+            updated = storage.asset_updated_at(self.root, name)
+            described.append(
+                {
+                    "name": name,
+                    "columns": {column: str(kind) for column, kind in COLUMNS[name].items()},
+                    "custom_fields": name == "ticket",
+                    "filters": FILTERABLE[name],
+                    "rows": rows,
+                    "first_date": days[0] if days else None,
+                    "last_date": days[-1] if days else None,
+                    "missing_days": sorted(set(span.keys()) - set(days)) if span else [],
+                    "last_update": updated.strftime("%Y-%m-%dT%H:%M:%SZ") if updated else None,
+                }
+            )
         return described
 
-    def table(self, name: str, days: DateRange, filters: dict[str, str], limit: int, offset: int) -> pl.DataFrame:
+    def _columns(self, name: str, days: DateRange, named: list[str]) -> dict[str, pl.DataType]:
+        """The table's columns, and for ``ticket`` the custom fields of ``named`` that the
+        range's exports have (text); any other name is a BadRequest naming it."""
+        columns = dict(COLUMNS[name])
+        unknown = [column for column in dict.fromkeys(named) if column not in columns]
+        if unknown and name == "ticket":
+            described = self._query("describe select * from {ticket}", ("ticket",), days=days, union_by_name=True)
+            custom = set(described.get_column("column_name")) - set(storage.HIVE_SCHEMA.names) if described.height else set()
+            columns.update(dict.fromkeys([column for column in unknown if column in custom], pl.String()))
+            unknown = [column for column in unknown if column not in custom]
+        if unknown:
+            also = " or a custom field of the range's exports" if name == "ticket" else ""
+            raise BadRequest(f"{name} has no column {', '.join(map(repr, unknown))}; its columns: {', '.join(COLUMNS[name])}{also}")
+        return columns
+
+    def table(
+        self,
+        name: str,
+        days: DateRange,
+        columns: list[str] | None = None,
+        filters: dict[str, str] | None = None,
+        order_by: str | None = None,
+        desc: bool = False,
+        limit: int = 1000,
+        offset: int = 0,
+    ) -> Page:
+        """One page of a table's rows in the range: ``columns`` (default: all but ``ticket``'s
+        custom fields), ``filters`` equal to the value ignoring case (text columns), ordered by
+        ``order_by`` then the table's own order; ``total`` counts every matching row."""
         if name not in TABLES:
             raise NotFound(f"unknown table {name!r}; tables: {', '.join(TABLES)}")
-        unknown = sorted(set(filters) - set(FILTERABLE[name]))
-        if unknown:
-            raise BadRequest(f"cannot filter {name} on {unknown}; filterable columns: {FILTERABLE[name]}")
         if not 1 <= limit <= MAX_LIMIT or offset < 0:
             raise BadRequest(f"limit must be 1..{MAX_LIMIT} and offset at least 0")
-        conditions = ["true"] + [f'"{column}" is not distinct from $f{i}' for i, column in enumerate(filters)]
-        params = {**{f"f{i}": value for i, value in enumerate(filters.values())}, "limit": limit, "offset": offset}
-        columns = ", ".join(f'"{c}"' for c in AGGREGATES[name])
-        sql = f"select {columns} from {{{name}}} where {' and '.join(conditions)} order by all limit $limit offset $offset"
-        return self._query(sql, (name,), params, days)
+        filters = filters or {}
+        known = self._columns(name, days, [*(columns or []), *filters, *([order_by] if order_by else [])])
+        shown = columns or list(COLUMNS[name])
+        not_text = [column for column in filters if known[column] != pl.String]
+        if not_text:
+            raise BadRequest(
+                f"only text columns filter; {', '.join(not_text)} of {name} are not text (text: {', '.join(FILTERABLE[name])})"
+            )
+        dated = "*" if "date" in ASSETS[name] else "make_date(year, month, day) as date, *"
+        rows = f"(select {dated} exclude (year, month, day) from {{{name}}}) where true"
+        rows += "".join(f' and lower("{column}") = lower($f{n})' for n, column in enumerate(filters))
+        keys = [f'"{order_by}" {"desc" if desc else "asc"} nulls last'] if order_by else []
+        keys += [f'"{key}" nulls last' for key in ("date", *ORDER_KEYS[name]) if key != order_by]
+        params = {f"f{n}": value for n, value in enumerate(filters.values())}
+        union = len(known) > len(COLUMNS[name])  # a custom field: every day's columns, not only the first file's
+        listed = ", ".join(f'"{column}"' for column in shown)
+        sql = f"select {listed} from {rows} order by {', '.join(keys)} limit $limit offset $offset"
+        frame = self._query(sql, (name,), {**params, "limit": limit, "offset": offset}, days, union)
+        if not frame.width:  # no day of the range has an object
+            frame = pl.DataFrame(schema={column: known[column] for column in shown})
+        if frame.height < limit and (frame.height or not offset):
+            return Page(frame, offset + frame.height)
+        total = self._query(f"select count(*) from {rows}", (name,), params, days, union)
+        return Page(frame, total.item() if total.width else 0)
 
     def sentiment(
         self,
@@ -207,59 +310,43 @@ class Reader:
         channel: str | None = None,
         label: str | None = None,
         trajectory: str | None = None,
+        agent: str | None = None,
+        order_by: str | None = None,
+        desc: bool = False,
+        limit: int | None = None,
     ) -> pl.DataFrame:
-        if group_by not in (*GROUPINGS, "trajectory"):
-            raise BadRequest(f"group_by must be one of {sorted([*GROUPINGS, 'trajectory'])}")
+        """Tickets of the range grouped by ``group_by`` with every metric of ``METRICS`` (the
+        aggregates' own expressions), from the ticket and sentiment partitions in one DuckDB
+        query; filters ignore case; ``label`` adds ``matching``, the tickets with that label."""
+        if group_by not in GROUPINGS:
+            raise BadRequest(f"group_by must be one of {', '.join(GROUPINGS)}")
         if label is not None and label not in SENTIMENT_LABELS:
             raise BadRequest("label must be positive, neutral or negative")
         if trajectory is not None and trajectory not in TRAJECTORIES:
             raise BadRequest(f"trajectory must be one of {', '.join(TRAJECTORIES)}")
-        if group_by == "trajectory" or trajectory is not None:
-            return self._sentiment_by_ticket(days, group_by, product, channel, label, trajectory)
-        # A roll-up of the in-memory mirror: polars answers it in ~0.5 ms where a DuckDB query
-        # costs ~3 ms of planning and hand-over, and this runs on every analytics request.
-        rows = self._mirrored_rows("daily_sentiment_summary").lazy().filter(pl.col("date").is_between(days.start, days.end))
-        for column, value in (("product", product), ("channel", channel)):
-            if value is not None:
-                rows = rows.filter(pl.col(column).str.to_lowercase() == value.lower())
-        tickets = pl.col("tickets").sum()
-        counts = {name: pl.col(name).sum().cast(pl.Int64) for name in ("positive", "neutral", "negative")}
-        return (
-            rows.group_by(pl.col(GROUPINGS[group_by]).alias(group_by))
-            .agg(
-                tickets=tickets.cast(pl.Int64),
-                avg_compound=(pl.col("avg_compound") * pl.col("tickets")).sum() / tickets,
-                **counts,
-                share_negative=pl.col("negative").sum() / tickets,
-                **({"matching": counts[label]} if label else {}),
-            )
-            .sort(group_by, nulls_last=True)
-            .collect()
-        )
-
-    def _sentiment_by_ticket(
-        self, days: DateRange, group_by: str, product: str | None, channel: str | None, label: str | None, trajectory: str | None
-    ) -> pl.DataFrame:
-        """The same roll-up from the tickets themselves, for what the summary does not split
-        by (trajectory): a scan of the range's narrow columns."""
-        key = {"day": "make_date(t.year, t.month, t.day)", "channel": "t.channel", "product": "t.product", "trajectory": "s.trajectory"}
+        column, key = GROUPINGS[group_by]
+        output = [column, *METRICS, *(["matching"] if label else [])]
+        if order_by is not None and order_by not in output:
+            raise BadRequest(f"cannot order by {order_by!r}; order_by is one of {', '.join(output)}")
+        if limit is not None and not 1 <= limit <= MAX_LIMIT:
+            raise BadRequest(f"limit must be 1..{MAX_LIMIT}")
         matching = ", count(*) filter (where s.label = $label) as matching" if label else ""
+        order = [f"{order_by} {'desc' if desc else 'asc'} nulls last"] if order_by else []
+        order += [f"{column} nulls last"] if order_by != column else []
         sql = f"""
-            select {key[group_by]} as {group_by}, count(*) as tickets, avg(s.compound) as avg_compound,
-                   count(*) filter (where s.label = 'positive') as positive,
-                   count(*) filter (where s.label = 'neutral') as neutral,
-                   count(*) filter (where s.label = 'negative') as negative,
-                   count(*) filter (where s.label = 'negative') / count(*) as share_negative{matching}
-            from (select ticket_id, channel, product, year, month, day from {{ticket}}) t
-            join (select ticket_id, label, compound, trajectory, year, month, day from {{sentiment}}) s using (ticket_id, year, month, day)
+            select {key} as {column}, {aggregates.metrics(*METRICS)}{matching}
+            from (select ticket_id, year, month, day, channel, product, agent_id, status, csat, created_at, resolved_at from {{ticket}}) t
+            join (select ticket_id, year, month, day, label, compound, trajectory from {{sentiment}}) s using (ticket_id, year, month, day)
             where ($product is null or lower(t.product) = lower($product)) and ($channel is null or lower(t.channel) = lower($channel))
-              and ($trajectory is null or s.trajectory = $trajectory)
-            group by all order by 1 nulls last
+              and ($agent is null or lower(t.agent_id) = lower($agent)) and ($trajectory is null or s.trajectory = $trajectory)
+            group by all order by {", ".join(order)}{" limit $limit" if limit else ""}
         """
-        params = {"product": product, "channel": channel, "trajectory": trajectory, **({"label": label} if label else {})}
+        params = {"product": product, "channel": channel, "agent": agent, "trajectory": trajectory}
+        params |= {"label": label} if label else {}
+        params |= {"limit": limit} if limit else {}
         found = self._query(sql, ("ticket", "sentiment"), params, days)
-        counts = ["tickets", "positive", "neutral", "negative", *(["matching"] if label else [])]
-        return found.with_columns(pl.col(counts).cast(pl.Int64)) if found.height else found
+        counts = ["tickets", "positive", "neutral", "negative", "solved", *(["matching"] if label else [])]
+        return found.with_columns(pl.col(counts).cast(pl.Int64)) if found.height else pl.DataFrame(schema=dict.fromkeys(output))
 
     def question(self, query: nlq.Query, days: DateRange) -> tuple[str, dict, pl.DataFrame]:
         """A question's one query over the range's files: the SQL (assets named), its parameters, the rows."""
@@ -353,7 +440,7 @@ class Reader:
         )
         return {
             "date": day.isoformat(),
-            "headline": headline.drop("day").row(0, named=True) if headline.height else None,
+            "headline": headline.drop("date").row(0, named=True) if headline.height else None,
             "top_negative_products": products.to_dicts(),
             "top_entities": entities.to_dicts(),
             "busiest_agents": agents.to_dicts(),

@@ -13,8 +13,9 @@ from sentiment_pipeline.api.errors import ERRORS
 from sentiment_pipeline.api.masking import mask_frame, mask_value
 from sentiment_pipeline.api.models import Answer, Question, Report, Rows, answers
 from sentiment_pipeline.api.nlq import MAX_ROWS, answer, interpret
-from sentiment_pipeline.api.reads import DateRange
-from sentiment_pipeline.api.render import frame_response, render
+from sentiment_pipeline.api.reads import GROUPINGS, MAX_LIMIT, METRICS, DateRange
+from sentiment_pipeline.api.render import download, render
+from sentiment_pipeline.schemas import TRAJECTORIES
 
 router = APIRouter(
     prefix="/v1", tags=["analytics"], dependencies=[Depends(caller)], responses=ERRORS
@@ -24,32 +25,47 @@ router = APIRouter(
 @router.get(
     "/analytics/sentiment",
     responses=answers(Rows, "csv", "parquet"),
-    summary="Tickets, avg compound, label counts and share negative per day, channel, product or customer trajectory",
+    summary="Tickets, label counts, share negative, avg compound, avg csat, solved and median hours to resolve per UTC day, "
+    "week, month, channel, product, agent or customer trajectory; sorted, top N",
 )
 def analytics(
     state: State,
     key: Caller,
     start: Start = None,
     end: End = None,
-    group_by: Annotated[Literal["day", "channel", "product", "trajectory"], Query()] = "day",
+    group_by: Annotated[
+        Literal[tuple(GROUPINGS)],
+        Query(
+            description="day (column `date`), week (`week`: its Monday), month (`month`: its first day), channel, product, "
+            "agent (`agent_id`) or trajectory"
+        ),
+    ] = "day",
     product: Annotated[str | None, Query(max_length=200)] = None,
     channel: Annotated[str | None, Query(max_length=50)] = None,
+    agent: Annotated[str | None, Query(max_length=200, description="only this agent_id's tickets")] = None,
     trajectory: Annotated[
-        Literal["improving", "declining", "stable", "single"] | None,
+        Literal[TRAJECTORIES] | None,
         Query(description="only tickets whose customer's mood moved so (first message against last)"),
     ] = None,
+    order_by: Annotated[
+        Literal[METRICS] | None, Query(description="a metric to sort the groups by (default: the group, ascending)")
+    ] = None,
+    desc: Annotated[bool, Query(description="sort order_by descending (with limit: the top N)")] = False,
+    limit: Annotated[int | None, Query(ge=1, le=MAX_LIMIT, description="at most this many groups")] = None,
     fmt: Fmt = "json",
 ) -> Response:
     days = DateRange.parse(start, end)
-    parts = ("analytics", days, group_by, product, channel, trajectory)
-    by_ticket = group_by == "trajectory" or trajectory is not None  # the summary does not split by trajectory
-    return state.cached(
-        parts,
-        ("ticket", "sentiment") if by_ticket else ("daily_sentiment_summary",),
-        key,
-        fmt,
-        lambda: frame_response(state.reader.sentiment(days, group_by, product, channel, trajectory=trajectory), key, fmt),
-    )
+    parts = ("analytics", days, group_by, product, channel, agent, trajectory, order_by, desc, limit)
+
+    def build() -> tuple[bytes, dict[str, str]]:
+        missing = state.reader.missing_days(("ticket", "sentiment"), days)
+        frame = state.reader.sentiment(
+            days, group_by, product, channel, trajectory=trajectory, agent=agent, order_by=order_by, desc=desc, limit=limit
+        )
+        extra = {"start": days.start.isoformat(), "end": days.end.isoformat(), "missing_days": missing}
+        return download(frame, key, fmt, f"sentiment_by_{group_by}_{days.start}_{days.end}", extra)
+
+    return state.cached(parts, ("ticket", "sentiment"), key, fmt, build)
 
 
 @router.get(
@@ -59,12 +75,14 @@ def daily(
     state: State, key: Caller, day: Annotated[str, Query(alias="date", description="YYYY-MM-DD", json_schema_extra={"format": "date"})]
 ) -> Response:
     when = DateRange.parse(day, day).start
+    assets = ("daily_sentiment_summary", "daily_entity_mentions", "daily_agent_summary")
 
     def build() -> bytes:
+        state.reader.missing_days(assets, DateRange(when, when))  # a day never materialized is a 404, not a quiet day
         report = jsonable_encoder(state.reader.daily_report(when))
         return json.dumps(report if "pii" in key.scopes else mask_value(report)).encode()
 
-    return state.cached(("daily", when), ("daily_sentiment_summary", "daily_entity_mentions", "daily_agent_summary"), key, "json", build)
+    return state.cached(("daily", when), assets, key, "json", build)
 
 
 @router.post(
