@@ -26,10 +26,10 @@ DAYS = ["2025-01-02", "2025-01-03", "2025-01-05", "2025-01-06"]
 SPAN = {"start": "2025-01-02", "end": "2025-01-06"}
 NEVER = "2025-01-04"
 # Zoned times whose UTC day is not their landing day: the landing folder decides the partition.
-LATE_FILE = """ticket_id,created_at,subject,body,channel,product,agent_id,status,resolved_at,csat,legacy_ref
-UTC1,2025-01-05T23:30:00-05:00,Late night,still waiting for my refund,EMAIL,CloudSync,A001,solved,2025-01-06T10:30:00Z,2,LR-1
-UTC2,2025-01-05T01:00:00+09:00,Early,works now thanks,chat,CloudSync,A002,open,,5,LR-2
-"""
+LATE_FILE = '''ticket_id,created_at,subject,body,channel,product,agent_id,status,resolved_at,csat,legacy_ref,"say ""hi"""
+UTC1,2025-01-05T23:30:00-05:00,Late night,still waiting for my refund,EMAIL,CloudSync,A001,solved,2025-01-06T10:30:00Z,2,LR-1,a
+UTC2,2025-01-05T01:00:00+09:00,Early,works now thanks,chat,CloudSync,A002,open,,5,LR-2,b
+'''
 # A conversation with an e-mail address and a phone number inside its (nested) comments.
 JIRA_FILE = json.dumps(
     {
@@ -126,6 +126,8 @@ def test_ticket_custom_fields_come_by_name_across_days_whose_exports_differ(api)
     assert "cf_0000" not in default and "legacy_ref" not in default
     rows = ok(get(api, "/v1/tables/ticket", **SPAN, columns="ticket_id, cf_0000,legacy_ref", limit=10_000)).json()["rows"]
     assert rows == expected.select("ticket_id", "cf_0000", "legacy_ref").to_dicts()
+    quoted = ok(get(api, "/v1/tables/ticket", start="2025-01-05", end="2025-01-05", columns='ticket_id,say "hi",ticket_id')).json()
+    assert quoted["rows"] == [{"ticket_id": "UTC1", 'say "hi"': "a"}, {"ticket_id": "UTC2", 'say "hi"': "b"}]
     refused = get(api, "/v1/tables/ticket", **SPAN, columns="ticket_id,no_such_field")
     assert refused.status_code == 400 and "'no_such_field'" in refused.json()["message"]
 

@@ -60,6 +60,11 @@ class Page:
     total: int
 
 
+def _quoted(column: str) -> str:
+    """A column name as a SQL identifier (an export's header may hold any character)."""
+    return '"' + column.replace('"', '""') + '"'
+
+
 class BadRequest(ValueError):
     """The caller asked for something that cannot be answered; the message says what to change."""
 
@@ -287,12 +292,12 @@ class Reader:
             )
         dated = "*" if "date" in ASSETS[name] else "make_date(year, month, day) as date, *"
         rows = f"(select {dated} exclude (year, month, day) from {{{name}}}) where true"
-        rows += "".join(f' and lower("{column}") = lower($f{n})' for n, column in enumerate(filters))
-        keys = [f'"{order_by}" {"desc" if desc else "asc"} nulls last'] if order_by else []
-        keys += [f'"{key}" nulls last' for key in ("date", *ORDER_KEYS[name]) if key != order_by]
+        rows += "".join(f" and lower({_quoted(column)}) = lower($f{n})" for n, column in enumerate(filters))
+        keys = [f"{_quoted(order_by)} {'desc' if desc else 'asc'} nulls last"] if order_by else []
+        keys += [f"{_quoted(key)} nulls last" for key in ("date", *ORDER_KEYS[name]) if key != order_by]
         params = {f"f{n}": value for n, value in enumerate(filters.values())}
         union = len(known) > len(COLUMNS[name])  # a custom field: every day's columns, not only the first file's
-        listed = ", ".join(f'"{column}"' for column in shown)
+        listed = ", ".join(map(_quoted, shown))
         sql = f"select {listed} from {rows} order by {', '.join(keys)} limit $limit offset $offset"
         frame = self._query(sql, (name,), {**params, "limit": limit, "offset": offset}, days, union)
         if not frame.width:  # no day of the range has an object

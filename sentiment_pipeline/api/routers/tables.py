@@ -53,7 +53,7 @@ def table(
     if name not in TABLES:
         raise NotFound(f"unknown table {name!r}; tables: {', '.join(TABLES)}")
     filters = {k: v for k, v in request.query_params.items() if k not in OPTIONS}
-    shown = [column.strip() for column in columns.split(",") if column.strip()] if columns else None
+    shown = list(dict.fromkeys(column.strip() for column in columns.split(",") if column.strip())) if columns else None
     days = DateRange.parse(start, end)
     parts = ("table", name, days, tuple(sorted(filters.items())), shown and tuple(shown), order_by, desc, limit, offset)
 
