@@ -14,6 +14,7 @@ import polars as pl
 import pytest
 import requests
 
+from sentiment_pipeline import storage
 from sentiment_pipeline.api.app import create_app
 from sentiment_pipeline.api.keys import KeyStore
 from sentiment_pipeline.schemas import ASSETS
@@ -288,3 +289,27 @@ def test_text_inside_nested_columns_is_masked_without_the_pii_scope(api, fmt):
     texts = [answer.text if fmt != "parquet" else str(pl.read_parquet(answer.content).to_dicts()) for answer in (clear, masked)]
     assert "dana.li@example.com" in texts[0] and "415-555-0199" in texts[0]
     assert "dana.li@" not in texts[1] and "415-555-0199" not in texts[1] and "Still broken" in texts[1]
+
+
+def test_on_s3_days_custom_fields_and_missing_days_read_the_same(s3_storage, tmp_path):
+    """Days written on moto's S3 server with different custom fields: listed, unioned, gaps named."""
+    root = f"s3://{s3_storage}/lake"
+    for day, custom in (("2025-03-01", "cf_a"), ("2025-03-03", "cf_b")):
+        frame = pl.DataFrame({"ticket_id": [f"T-{day}"], custom: ["x"]}).with_columns(
+            pl.lit(None, kind).alias(column) for column, kind in ASSETS["ticket"].items() if column != "ticket_id"
+        )
+        storage.write_parquet(frame, storage.partition_uri(root, "ticket", day), compression="snappy", metadata={})
+    storage.mark_changed(root, "ticket", "test")
+    store = KeyStore(tmp_path / "keys.sqlite")
+    with serving(create_app(root, store)) as url:
+        api = {"url": url, "keys": api_keys(store)}
+        listed = next(t for t in ok(get(api, "/v1/tables")).json()["tables"] if t["name"] == "ticket")
+        assert (listed["rows"], listed["missing_days"]) == (2, ["2025-03-02"]) and ISO_Z.fullmatch(listed["last_update"])
+        span = {"start": "2025-03-01", "end": "2025-03-03"}
+        rows = ok(get(api, "/v1/tables/ticket", **span, columns="ticket_id,cf_a,cf_b")).json()
+        assert rows["rows"] == [
+            {"ticket_id": "T-2025-03-01", "cf_a": "x", "cf_b": None},
+            {"ticket_id": "T-2025-03-03", "cf_a": None, "cf_b": "x"},
+        ]
+        assert rows["missing_days"] == ["2025-03-02"]
+        assert get(api, "/v1/tables/ticket", start="2025-03-02", end="2025-03-02").status_code == 404
