@@ -290,8 +290,12 @@ class Reader:
             raise BadRequest(
                 f"only text columns filter; {', '.join(not_text)} of {name} are not text (text: {', '.join(FILTERABLE[name])})"
             )
-        dated = "*" if "date" in ASSETS[name] else "make_date(year, month, day) as date, *"
-        rows = f"(select {dated} exclude (year, month, day) from {{{name}}}) where true"
+        own = (  # an export's own `date` column gives way to the partition day
+            "* exclude (year, month, day)"
+            if "date" in ASSETS[name]
+            else "make_date(year, month, day) as date, columns(lambda c: c not in ('year', 'month', 'day', 'date'))"
+        )
+        rows = f"(select {own} from {{{name}}}) where true"
         rows += "".join(f" and lower({_quoted(column)}) = lower($f{n})" for n, column in enumerate(filters))
         keys = [f"{_quoted(order_by)} {'desc' if desc else 'asc'} nulls last"] if order_by else []
         keys += [f"{_quoted(key)} nulls last" for key in ("date", *ORDER_KEYS[name]) if key != order_by]
