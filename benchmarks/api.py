@@ -31,7 +31,7 @@ import requests
 from sentiment_pipeline import aggregates, storage
 from sentiment_pipeline.api.app import create_app
 from sentiment_pipeline.api.keys import KeyStore
-from sentiment_pipeline.schemas import AGGREGATES
+from sentiment_pipeline.schemas import AGGREGATES, ASSETS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: sentiment_pipeline_tests is not installed
 from sentiment_pipeline_tests.serving import free_port, serving
@@ -70,10 +70,15 @@ def build_lake(root: str, days: int, tickets: int) -> pl.DataFrame:
                 "product": (h % 7).map_elements(lambda p: PRODUCTS[p], return_dtype=pl.String, skip_nulls=False),
                 "agent_id": [f"A{(x % 25):03d}" for x in h.to_list()],
                 "status": ["solved" if x % 2 == 0 else "open" for x in h.to_list()],
-                "resolved_at": None,
                 "csat": (h % 5 + 1).cast(pl.Int8),
             }
-        ).with_columns(pl.col("resolved_at").cast(pl.Datetime("us", "UTC")))
+        ).with_columns(
+            resolved_at=pl.when(pl.col("status") == "solved").then(pl.col("created_at") + pl.duration(minutes=h % 4320)),
+            tags=pl.lit(["billing", "router"]),
+        )
+        ticket = ticket.with_columns(  # every canonical and lineage column, as the pipeline writes them
+            pl.lit(None, kind).alias(column) for column, kind in ASSETS["ticket"].items() if column not in ticket.columns
+        ).select(list(ASSETS["ticket"]))
         compound = ((h % 2001).cast(pl.Float64) / 1000 - 1).round(4)
         sentiment = (
             pl.DataFrame({"ticket_id": ticket["ticket_id"], "compound": compound})
@@ -88,7 +93,7 @@ def build_lake(root: str, days: int, tickets: int) -> pl.DataFrame:
                 neg=0.0,
             )
             .with_columns(
-                trajectory=pl.lit("single"),
+                trajectory=pl.lit(["improving", "declining", "stable", "single"]).list.get(h % 4),
                 first_customer_label=pl.col("label"),
                 last_customer_label=pl.col("label"),
                 model=pl.lit("synthetic"),
@@ -129,17 +134,35 @@ def time_http(session, url, path, params, key, repeat) -> list[float]:
     return samples
 
 
-def time_duckdb(sql: str, params: dict, repeat: int) -> list[float]:
-    """Raw DuckDB on one open in-memory database, a cursor per query (as the API does)."""
+def time_duckdb(sql: str | tuple[str, ...], params: dict, repeat: int) -> list[float]:
+    """Raw DuckDB on one open in-memory database, a cursor per query (as the API does); a
+    tuple is statements answering one question together (a page and its total)."""
     database = storage.duckdb_connection(threads=2)
     samples = []
     for _ in range(repeat):
         start = time.perf_counter()
-        cursor = database.cursor()
-        cursor.execute(sql, params).fetchall()
-        cursor.close()
+        for statement in (sql,) if isinstance(sql, str) else sql:
+            cursor = database.cursor()
+            cursor.execute(statement, params).fetchall()
+            cursor.close()
         samples.append(time.perf_counter() - start)
     return samples
+
+
+def analytics_sql(ticket: str, sentiment: str, group: str, where: str = "true", order: str = "1", limit: str = "") -> str:
+    """The analytics question as an analyst writes it over the files: every metric per group."""
+    return f"""
+        select {group} as g, count(*) as tickets,
+               count(*) filter (where s.label = 'positive') as positive, count(*) filter (where s.label = 'neutral') as neutral,
+               count(*) filter (where s.label = 'negative') as negative,
+               count(*) filter (where s.label = 'negative') / count(*) as share_negative,
+               avg(s.compound) as avg_compound, avg(t.csat) as avg_csat,
+               count(*) filter (where t.resolved_at is not null or lower(t.status) in ('solved', 'resolved', 'closed')) as solved,
+               median(epoch(t.resolved_at - t.created_at) / 3600.0) filter (where t.resolved_at >= t.created_at) as median_hours
+        from {ticket} t join {sentiment} s using (ticket_id, year, month, day)
+        where make_date(t.year, t.month, t.day) between $a and $b and {where}
+        group by all order by {order} {limit}
+    """
 
 
 def postgres_timings(rows: pl.DataFrame, questions: dict[str, str], repeat: int) -> dict[str, tuple[float, float]] | None:
@@ -212,18 +235,84 @@ def main() -> None:
                 "where make_date(t.year, t.month, t.day) between $a and $b and (regexp_matches(lower(t.subject), $p) or regexp_matches(lower(t.body), $p)) "
                 "order by t.created_at desc, t.ticket_id limit 50"
             )
+            year_span = {"a": date.fromisoformat(first), "b": END}
+            month_span = {"a": date.fromisoformat(month), "b": END}
+            ticket, sentiment = glob("ticket"), glob("sentiment")
+            canonical = ", ".join(f'"{c}"' for c in ("date", *ASSETS["ticket"]))
+            tickets_in = (
+                f"(select make_date(year, month, day) as date, * exclude (year, month, day) from {ticket}) where date between $a and $b"
+            )
+            scores_in = (
+                f"(select make_date(year, month, day) as date, * exclude (year, month, day) from {sentiment}) where date between $a and $b"
+            )
             routes = {
                 "analytics: year by product": (
                     "/v1/analytics/sentiment",
                     {"start": first, "end": END.isoformat(), "group_by": "product"},
-                    f"select product, sum(tickets), sum(avg_compound * tickets) / sum(tickets), sum(negative) / sum(tickets) from {glob('daily_sentiment_summary')} where date between $a and $b group by product",
-                    {"a": date.fromisoformat(first), "b": END},
+                    analytics_sql(ticket, sentiment, "t.product"),
+                    year_span,
                 ),
                 "analytics: 30 days by channel": (
                     "/v1/analytics/sentiment",
                     {"start": month, "end": END.isoformat(), "group_by": "channel"},
-                    f"select channel, sum(tickets), sum(negative) / sum(tickets) from {glob('daily_sentiment_summary')} where date between $a and $b group by channel",
-                    {"a": date.fromisoformat(month), "b": END},
+                    analytics_sql(ticket, sentiment, "t.channel"),
+                    month_span,
+                ),
+                "analytics: year by week": (
+                    "/v1/analytics/sentiment",
+                    {"start": first, "end": END.isoformat(), "group_by": "week"},
+                    analytics_sql(ticket, sentiment, "date_trunc('week', make_date(t.year, t.month, t.day))::date"),
+                    year_span,
+                ),
+                "analytics: top 5 agents, email": (
+                    "/v1/analytics/sentiment",
+                    {
+                        "start": month,
+                        "end": END.isoformat(),
+                        "group_by": "agent",
+                        "channel": "EMAIL",
+                        "order_by": "negative",
+                        "desc": "true",
+                        "limit": 5,
+                    },
+                    analytics_sql(ticket, sentiment, "t.agent_id", "lower(t.channel) = 'email'", "negative desc, 1", "limit 5"),
+                    month_span,
+                ),
+                "table: 30 days of tickets, page 3": (
+                    "/v1/tables/ticket",
+                    {"start": month, "end": END.isoformat(), "limit": 100, "offset": 200},
+                    (
+                        f"select {canonical} from {tickets_in} order by date, ticket_id limit 100 offset 200",
+                        f"select count(*) from {tickets_in}",
+                    ),
+                    month_span,
+                ),
+                "table: ticket filter+sort+columns": (
+                    "/v1/tables/ticket",
+                    {
+                        "start": month,
+                        "end": END.isoformat(),
+                        "channel": "EMAIL",
+                        "columns": "ticket_id,created_at,product",
+                        "order_by": "created_at",
+                        "desc": "true",
+                        "limit": 100,
+                    },
+                    (
+                        f"select ticket_id, created_at, product from {tickets_in} and lower(channel) = 'email' "
+                        "order by created_at desc, date, ticket_id limit 100",
+                        f"select count(*) from {tickets_in} and lower(channel) = 'email'",
+                    ),
+                    month_span,
+                ),
+                "table: year of sentiment, top 50": (
+                    "/v1/tables/sentiment",
+                    {"start": first, "end": END.isoformat(), "order_by": "compound", "desc": "true", "limit": 50},
+                    (
+                        f"select * from {scores_in} order by compound desc, date, ticket_id limit 50",
+                        f"select count(*) from {scores_in}",
+                    ),
+                    year_span,
                 ),
                 "table: 30 days of agent summary": (
                     "/v1/tables/daily_agent_summary",
