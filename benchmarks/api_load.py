@@ -26,6 +26,7 @@ import requests
 
 from sentiment_pipeline import sample, storage
 from sentiment_pipeline.api.keys import KeyStore
+from sentiment_pipeline.api.reads import GROUPINGS, TABLES
 from sentiment_pipeline.definitions import defs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: sentiment_pipeline_tests is not installed
@@ -87,10 +88,27 @@ def request_mix(rng: random.Random, days: int, ticket_ids: list[str]) -> tuple[s
         (
             "GET /v1/tables/{name}",
             "GET",
-            f"/v1/tables/{rng.choice(['daily_sentiment_summary', 'daily_entity_mentions', 'daily_agent_summary'])}",
-            {**span, "limit": 100, "format": rng.choice(["json", "json", "csv", "parquet"])},
+            f"/v1/tables/{rng.choice(TABLES)}",
+            {**span, "limit": 100, "offset": rng.choice([0, 100]), "format": rng.choice(["json", "json", "csv", "parquet"])},
         ),
-        ("GET /v1/analytics/sentiment", "GET", "/v1/analytics/sentiment", {**span, "group_by": rng.choice(["day", "channel", "product"])}),
+        (
+            "GET /v1/tables/ticket?...",
+            "GET",
+            "/v1/tables/ticket",
+            {
+                **span,
+                "channel": rng.choice(["EMAIL", "chat"]),
+                "columns": "ticket_id,created_at,product,cf_0001",
+                "order_by": "created_at",
+                "desc": "true",
+            },
+        ),
+        (
+            "GET /v1/analytics/sentiment",
+            "GET",
+            "/v1/analytics/sentiment",
+            {**span, "group_by": rng.choice(list(GROUPINGS)), **rng.choice([{}, {"order_by": "negative", "desc": "true", "limit": 5}])},
+        ),
         ("GET /v1/search", "GET", "/v1/search", {**span, "q": rng.choice(TERMS), "limit": 20}),
         ("GET /v1/reports/daily", "GET", "/v1/reports/daily", {"date": end}),
         ("POST /v1/nlq", "POST", "/v1/nlq", {"question": rng.choice(QUESTIONS).format(**span)}),
