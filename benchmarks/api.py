@@ -10,7 +10,8 @@ always does). If PostgreSQL is installed, the
 benchmark starts a throw-away server on 127.0.0.1, loads the same tickets (canonical
 columns: PostgreSQL cannot hold the 1,600+ custom columns), indexes and analyzes it, and
 times the analytics questions from per-ticket rows as the old platform did.
-Run: `python benchmarks/api.py` (about 2 minutes; `--days 30` for a quick look).
+Run: `python benchmarks/api.py` (the year-long analytics read per-ticket rows 30 times each: 40 min on a
+busy 2-core machine; `--days 30 --repeat 5` for a quick look).
 """
 
 import argparse
