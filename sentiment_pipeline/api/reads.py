@@ -317,7 +317,6 @@ class Reader:
         group_by: str,
         product: str | None = None,
         channel: str | None = None,
-        label: str | None = None,
         trajectory: str | None = None,
         agent: str | None = None,
         order_by: str | None = None,
@@ -326,24 +325,21 @@ class Reader:
     ) -> pl.DataFrame:
         """Tickets of the range grouped by ``group_by`` with every metric of ``METRICS`` (the
         aggregates' own expressions), from the ticket and sentiment partitions in one DuckDB
-        query; filters ignore case; ``label`` adds ``matching``, the tickets with that label."""
+        query; filters ignore case."""
         if group_by not in GROUPINGS:
             raise BadRequest(f"group_by must be one of {', '.join(GROUPINGS)}")
-        if label is not None and label not in SENTIMENT_LABELS:
-            raise BadRequest("label must be positive, neutral or negative")
         if trajectory is not None and trajectory not in TRAJECTORIES:
             raise BadRequest(f"trajectory must be one of {', '.join(TRAJECTORIES)}")
         column, key = GROUPINGS[group_by]
-        output = [column, *METRICS, *(["matching"] if label else [])]
+        output = [column, *METRICS]
         if order_by is not None and order_by not in output:
             raise BadRequest(f"cannot order by {order_by!r}; order_by is one of {', '.join(output)}")
         if limit is not None and not 1 <= limit <= MAX_LIMIT:
             raise BadRequest(f"limit must be 1..{MAX_LIMIT}")
-        matching = ", count(*) filter (where s.label = $label) as matching" if label else ""
         order = [f"{order_by} {'desc' if desc else 'asc'} nulls last"] if order_by else []
         order += [f"{column} nulls last"] if order_by != column else []
         sql = f"""
-            select {key} as {column}, {aggregates.metrics(*METRICS)}{matching}
+            select {key} as {column}, {aggregates.metrics(*METRICS)}
             from (select ticket_id, year, month, day, channel, product, agent_id, status, csat, created_at, resolved_at from {{ticket}}) t
             join (select ticket_id, year, month, day, label, compound, trajectory from {{sentiment}}) s using (ticket_id, year, month, day)
             where ($product is null or lower(t.product) = lower($product)) and ($channel is null or lower(t.channel) = lower($channel))
@@ -351,10 +347,9 @@ class Reader:
             group by all order by {", ".join(order)}{" limit $limit" if limit else ""}
         """
         params = {"product": product, "channel": channel, "agent": agent, "trajectory": trajectory}
-        params |= {"label": label} if label else {}
         params |= {"limit": limit} if limit else {}
         found = self._query(sql, ("ticket", "sentiment"), params, days)
-        counts = ["tickets", "positive", "neutral", "negative", "solved", *(["matching"] if label else [])]
+        counts = ["tickets", "positive", "neutral", "negative", "solved"]
         return found.with_columns(pl.col(counts).cast(pl.Int64)) if found.height else pl.DataFrame(schema=dict.fromkeys(output))
 
     def question(self, query: nlq.Query, days: DateRange) -> tuple[str, dict, pl.DataFrame]:

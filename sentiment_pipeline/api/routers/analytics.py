@@ -59,9 +59,7 @@ def analytics(
 
     def build() -> tuple[bytes, dict[str, str]]:
         missing = state.reader.missing_days(("ticket", "sentiment"), days)
-        frame = state.reader.sentiment(
-            days, group_by, product, channel, trajectory=trajectory, agent=agent, order_by=order_by, desc=desc, limit=limit
-        )
+        frame = state.reader.sentiment(days, group_by, product, channel, trajectory, agent, order_by=order_by, desc=desc, limit=limit)
         extra = {"start": days.start.isoformat(), "end": days.end.isoformat(), "missing_days": missing}
         return download(frame, key, fmt, f"sentiment_by_{group_by}_{days.start}_{days.end}", extra)
 
