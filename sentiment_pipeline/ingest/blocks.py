@@ -8,6 +8,7 @@ import csv
 import io
 import struct
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
@@ -75,6 +76,19 @@ class Source:
     headers: list[str] | None = None  # CSV: the header as written (repeats kept), one per column
     profile: SourceProfile | None = None
     mapped: list[tuple[str, str]] | None = None  # JSON through a profile: (path, canonical) as the reader mapped them
+
+
+def read_ahead(blocks: Iterator[Block]) -> Iterator[Block]:
+    """``blocks``, each read (and checked) in a thread while the one before is judged,
+    shaped and written. polars and pyarrow release the GIL, so on two cores the reading of
+    one block fills the time the rest of the step leaves a core idle; one block ahead, so
+    memory holds two."""
+    # A consumer that stops early waits here for the block being read; then the file closes.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as reader:
+        ahead = reader.submit(next, blocks, None)
+        while (block := ahead.result()) is not None:
+            ahead = reader.submit(next, blocks, None)
+            yield block
 
 
 # --- shared by the readers ------------------------------------------------------------------

@@ -9,7 +9,7 @@ from datetime import datetime
 import polars as pl
 from polars.io.plugins import register_io_source
 
-from sentiment_pipeline.ingest.blocks import JUDGED, ROW, Block, Source, UnreadableFile
+from sentiment_pipeline.ingest.blocks import JUDGED, ROW, Block, Source, UnreadableFile, read_ahead
 from sentiment_pipeline.ingest.files import LandingFile, open_source
 from sentiment_pipeline.ingest.rules import FirstSeen, _csat_ok, _custom_names, _row_rejects, custom_columns, judge, plan_for
 from sentiment_pipeline.ingest.sources import BUILT_IN, Plan, SourceProfile, numeric_order, order_matters, vocabulary
@@ -118,7 +118,7 @@ class DayIngest:
                 "tickets": 0,
             }
             summaries.append(summary)
-            for block in source.blocks():
+            for block in read_ahead(source.blocks()):
                 input_rows += block.records
                 summary["rows"] += block.records
                 if plan is None:
