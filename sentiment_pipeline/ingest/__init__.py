@@ -6,7 +6,8 @@ all is one file-level reject and the day's other files still land; within a day 
 occurrence of a ticket id wins (file name order, then row order).
 
 A day streams: each CSV file is read, checked, judged and handed to the writer a block of
-rows at a time, so memory holds a block and the day's ticket ids, never a whole file.
+rows at a time (the next block is read while one is judged), so memory holds two blocks and
+the day's ticket ids, never a whole file.
 Values are read as strings (no type guessing from the first rows; "000123" stays
 "000123"); only the canonical columns are typed.
 """
