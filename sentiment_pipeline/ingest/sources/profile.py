@@ -109,16 +109,21 @@ class TimestampForms:
         frame = pl.DataFrame({"text": values.filter(values != "")})
         if frame.is_empty():
             return self
-
-        def fits(forms: TimestampForms) -> bool:
-            return frame.select(parse_timestamps(pl.col("text"), forms).is_not_null().any()).item()
-
         none = TimestampForms(zoned=(), local=(), date_only=False, utc_word=self.utc_word)
+        alone = [
+            *(dataclasses.replace(none, zoned=(f,)) for f in self.zoned),
+            *(dataclasses.replace(none, local=(f,)) for f in self.local),
+            *([dataclasses.replace(none, date_only=True)] if self.date_only else []),
+        ]
+        # Every form in one query: the cleaned text is shared and the forms run side by side.
+        tried = [parse_timestamps(pl.col("text"), forms).is_not_null().any().alias(str(i)) for i, forms in enumerate(alone)]
+        *fits, utc = frame.lazy().select(*tried, utc=pl.col("text").str.contains("UTC", literal=True).any()).collect().row(0)
+        fit = dict(zip(alone, fits, strict=True))
         narrowed = TimestampForms(
-            zoned=tuple(f for f in self.zoned if fits(dataclasses.replace(none, zoned=(f,)))),
-            local=tuple(f for f in self.local if fits(dataclasses.replace(none, local=(f,)))),
-            date_only=self.date_only and fits(dataclasses.replace(none, date_only=True)),
-            utc_word=self.utc_word and bool(frame.select(pl.col("text").str.contains("UTC", literal=True).any()).item()),
+            zoned=tuple(f for f in self.zoned if fit[dataclasses.replace(none, zoned=(f,))]),
+            local=tuple(f for f in self.local if fit[dataclasses.replace(none, local=(f,))]),
+            date_only=self.date_only and fit[dataclasses.replace(none, date_only=True)],
+            utc_word=self.utc_word and utc,
         )
         return narrowed if narrowed.zoned or narrowed.local or narrowed.date_only else self
 
