@@ -5,6 +5,7 @@ formats), the sources file, date-order evidence, and a mixed day through Dagster
 import csv
 import io
 import json
+import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -268,13 +269,11 @@ def test_ticket_detail_shows_the_conversation_masked_like_everything_else(local_
             scope: requests.get(f"{url}/v1/tickets/SUP-101", headers={"Authorization": f"Bearer {keys[scope]}"}, timeout=30).json()
             for scope in ("pii", "plain")
         }
-    expected = [
-        {**c, "created_at": c["created_at"].replace("Z", "")} for c in EXPECTED["jira_all_fields.csv"]["tickets"]["SUP-101"]["comments"]
-    ]
-    shown = [{**c, "created_at": c["created_at"].removesuffix("+00:00")} for c in answers["pii"]["ticket"]["comments"]]
+    expected = EXPECTED["jira_all_fields.csv"]["tickets"]["SUP-101"]["comments"]
+    shown = answers["pii"]["ticket"]["comments"]
     assert [c["author"] for c in shown] == [c["author"] for c in expected]
     assert [c["created_at"] for c in shown] == [c["created_at"] for c in expected]
     assert "juergen.mueller@example.de" in shown[0]["text"]
     masked = answers["plain"]["ticket"]["comments"][0]["text"]
-    assert "juergen.mueller@example.de" not in masked and "j***@example.de" in masked
+    assert "juergen.mueller@example.de" not in masked and re.search(r"\(\[email:[0-9a-f]{12}\]\); thanks", masked), masked
     assert answers["pii"]["ticket"]["priority"] == "high" and answers["pii"]["ticket"]["priority_raw"] == "High"
