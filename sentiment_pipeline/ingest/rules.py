@@ -156,7 +156,7 @@ class FirstSeen:
 
     def __init__(self):
         self.ids: set[str] = set()
-        self.firsts: list[tuple[str, pl.DataFrame]] = []  # (file, ROW + __id of the ids a block saw first)
+        self.firsts: dict[str, list[pl.DataFrame]] = {}  # file -> per block: ROW + __id of the ids it saw first
 
     def duplicates(self, good: pl.DataFrame, uri: str) -> pl.DataFrame:
         """ROW, ``__id``, ``__reason`` of the good rows (ROW, ``__id``) whose id came earlier
@@ -170,11 +170,11 @@ class FirstSeen:
         if repeated:
             firsts = firsts.filter(~earlier)
         if not repeated and firsts.height == good.height:  # no id seen twice: the usual block
-            self.firsts.append((uri, firsts))
+            self.firsts.setdefault(uri, []).append(firsts)
             return pl.DataFrame(schema={ROW: pl.UInt32, "__id": pl.String, "__reason": pl.String})
-        where = [(file, frame.filter(earlier)) for file, frame in self.firsts] + [(uri, firsts)]
+        where = [(file, pl.concat(frames).filter(earlier)) for file, frames in self.firsts.items()] + [(uri, firsts)]
         known = pl.concat([frame.select("__id", first_file=pl.lit(file), first_row=pl.col(ROW)) for file, frame in where])
-        self.firsts.append((uri, firsts))
+        self.firsts.setdefault(uri, []).append(firsts)
         later = (pl.col("first_file") != uri) | (pl.col("first_row") != pl.col(ROW))
         reason = pl.format(
             "duplicate ticket_id '{}': the first occurrence ({} row {}) is kept",
