@@ -12,7 +12,7 @@ from benchmarks.nlq import clock, score, table
 from benchmarks.nlq_questions import ANSWERABLE, LAKE, REFUSED, TODAY
 from sentiment_pipeline.api.app import create_app
 from sentiment_pipeline.api.keys import KeyStore
-from sentiment_pipeline.api.nlq import NotUnderstood, compile_sql, interpret, word_forms
+from sentiment_pipeline.api.nlq import NotUnderstood, compile_sql, interpret
 
 from .helpers import api_keys, materialized_lake
 from .serving import serving
@@ -124,17 +124,11 @@ def test_a_part_that_cannot_be_placed_is_named(question, part):
     assert any(part in named for named in refused.value.not_understood)
 
 
-def test_word_forms_come_from_the_stemmer():
-    assert {"refund", "refunds", "refunded", "refunding"} <= set(word_forms("refunds"))
-    assert {"reply", "replies", "replied"} <= set(word_forms("replies"))
-    assert "refuse" not in word_forms("refunds")
-
-
 def test_no_value_from_a_question_is_written_into_the_sql():
     for question, _ in ANSWERABLE:
         sql, params, _ = compile_sql(interpret(question, TODAY))
         placeholders = set(re.findall(r"\$(\w+)", sql))
         assert placeholders == set(params), question  # every value bound, none left over
-        for name in ("agents", "products", "not_products", "channels", "not_channels", "pattern"):
-            for value in params.get(name, []) if name != "pattern" else [params.get(name)]:
+        for name in ("agents", "products", "not_products", "channels", "not_channels", "forms"):
+            for value in params.get(name, []) if name != "forms" else [params.get(name)]:
                 assert value is None or value not in sql.lower(), (question, value)

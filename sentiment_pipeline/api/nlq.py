@@ -19,8 +19,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from functools import cache
 
-import snowballstemmer
-
+from sentiment_pipeline.api import search
 from sentiment_pipeline.entities import product_catalog
 from sentiment_pipeline.schemas import SENTIMENT_LABELS, TRAJECTORIES
 
@@ -436,35 +435,13 @@ def suggestions(reading: _Reading, close: str | None = None) -> list[str]:
     return list(dict.fromkeys([*completed, *EXAMPLES]))[:5]
 
 
-# --- words and their forms ---------------------------------------------------------------
-
-
-@cache
-def _stemmer():
-    return snowballstemmer.stemmer("english")
-
-
-ENDINGS = ("", "s", "es", "ed", "ing", "er", "ers", "ion", "ions", "ment", "ments", "able", "ful", "ly", "ness", "al", "ity", "ive")
-INFLECTIONS = ("", "s", "d", "r", "rs", "ed", "es", "ing", "er", "ers")
-
-
-def word_forms(word: str) -> list[str]:
-    """``word`` and the common English forms the Snowball (Porter 2) stemmer reduces to its
-    stem ("refunds" -> refund, refunded, refunding, refunds, ...): candidates are the stem
-    with usual endings, and its e-, y- and doubled-consonant variants inflected, kept only
-    when the stemmer reduces them to the same stem."""
-    stem = _stemmer().stemWord(word)
-    variants = {stem + "e", stem + stem[-1]} | ({stem[:-1] + "y", stem[:-1] + "ie"} if stem.endswith("i") else set())
-    candidates = {word} | {stem + e for e in ENDINGS} | {v + e for v in variants for e in INFLECTIONS}
-    return sorted(c for c in candidates if _stemmer().stemWord(c) == stem)
-
-
 # --- the query ---------------------------------------------------------------------------
 
 
-def compile_sql(query: Query) -> tuple[str, dict, tuple[str, ...]]:
+def compile_sql(query: Query, forms: str | None = None) -> tuple[str, dict, tuple[str, ...]]:
     """``query`` as one DuckDB statement (``{asset}`` placeholders for the range's Parquet
-    files), its parameters, and the assets it reads."""
+    files), its parameters, and the assets it reads; ``forms`` is the searched word's
+    ``search.forms`` (by default its words as written)."""
     params: dict = {"start": date.fromisoformat(query.start), "end": date.fromisoformat(query.end)}
     text = query.mentioning is not None
     ticket_columns = "channel, product, agent_id, status, csat, created_at, resolved_at"
@@ -497,8 +474,8 @@ def compile_sql(query: Query) -> tuple[str, dict, tuple[str, ...]]:
         if query.measure not in ("label_tickets", "label_share"):
             where.append("s.label = $label")
     if text:
-        where.append("regexp_matches(lower(coalesce(t.subject, '') || ' ' || coalesce(t.body, '')), $pattern)")
-        params["pattern"] = r"\b(?:" + "|".join(map(re.escape, word_forms(query.mentioning))) + r")\b"
+        where.append(search.MATCHING.format(t="t"))
+        params["forms"] = forms if forms is not None else search.forms(search.query_words(query.mentioning))
     joined = "\n  join ".join(sources)
     if query.list_tickets or query.group_by:
         params["limit"] = query.top or MAX_ROWS + 1

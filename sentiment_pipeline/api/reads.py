@@ -10,8 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import polars as pl
 
 from sentiment_pipeline import aggregates, storage
-from sentiment_pipeline.api import nlq
-from sentiment_pipeline.api.search import matching, pieces, query_words
+from sentiment_pipeline.api import nlq, search
 from sentiment_pipeline.schemas import ASSETS, SENTIMENT_LABELS, TICKET_CANONICAL, TICKET_LINEAGE, TRAJECTORIES
 
 TABLES = tuple(ASSETS)  # every asset is a table: `date` (its UTC partition day) first, then its columns
@@ -353,8 +352,14 @@ class Reader:
         return found.with_columns(pl.col(counts).cast(pl.Int64)) if found.height else pl.DataFrame(schema=dict.fromkeys(output))
 
     def question(self, query: nlq.Query, days: DateRange) -> tuple[str, dict, pl.DataFrame]:
-        """A question's one query over the range's files: the SQL (assets named), its parameters, the rows."""
-        sql, params, assets = nlq.compile_sql(query)
+        """A question's one query over the range's files: the SQL (assets named), its parameters, the
+        rows. A searched word's forms are found first, as ``/v1/search`` finds them."""
+        forms = None
+        if query.mentioning is not None:  # the word's forms among the range's tickets holding its piece
+            words = search.query_words(query.mentioning)
+            holding = f"select subject, body from {{ticket}} t where {search.HOLDING.format(t='t')}"
+            forms = search.forms(words, self._query(holding, ("ticket",), {"piece": search.piece(words)}, days))
+        sql, params, assets = nlq.compile_sql(query, forms)
         return sql.format(**{asset: asset for asset in assets}), params, self._query(sql, assets, params, days)
 
     def ticket(self, ticket_id: str, custom_fields: bool) -> dict:
@@ -401,25 +406,30 @@ class Reader:
     def search(self, text: str, days: DateRange, label: str | None, limit: int, offset: int = 0) -> Page:
         """Tickets whose subject or body holds the words of ``text`` in a row, each in any of its
         forms (``api/search.py``), newest first; ``total`` counts them all, before limit and offset."""
-        words = query_words(text)
+        words = search.query_words(text)
         if not words:
             raise BadRequest("q must hold a word: letters or digits")
         if label is not None and label not in SENTIMENT_LABELS:
             raise BadRequest("label must be positive, neutral or negative")
         if not 1 <= limit <= 1_000 or offset < 0:
             raise BadRequest("limit must be 1..1000 and offset at least 0")
-        sql = """
+        sql = f"""
             select t.ticket_id, t.created_at, t.subject, t.body, t.channel, t.product, s.label, s.compound
-            from (select ticket_id, created_at, subject, body, channel, product, year, month, day from {ticket}
-                  where contains(lower(subject), $piece) or contains(lower(body), $piece)) t
-            join (select ticket_id, label, compound, year, month, day from {sentiment}) s using (ticket_id, year, month, day)
+            from (select ticket_id, created_at, subject, body, channel, product, year, month, day from {{ticket}} t
+                  where {search.HOLDING.format(t="t")}) t
+            join (select ticket_id, label, compound, year, month, day from {{sentiment}}) s using (ticket_id, year, month, day)
             where $label is null or s.label = $label
         """
-        piece = max(pieces(words), key=len)  # the rarest, most likely: the fewest rows to look at
-        found = self._query(sql, ("ticket", "sentiment"), {"piece": piece, "label": label}, days)
+        found = self._query(sql, ("ticket", "sentiment"), {"piece": search.piece(words), "label": label}, days)
         if not found.height:
             return Page(found, 0)
-        found = found.filter(matching(found, words)).sort(["created_at", "ticket_id"], descending=[True, False])
+        connection = self.database.cursor()
+        try:  # the predicate NLQ runs, over the tickets holding the piece
+            connection.register("found", found)
+            matching = f"select * from found where {search.MATCHING.format(t='found')} order by created_at desc, ticket_id"
+            found = connection.sql(matching, params={"forms": search.forms(words, found)}).pl()
+        finally:
+            connection.close()
         return Page(found.slice(offset, limit), found.height)
 
     def daily_report(self, day: date) -> dict:
