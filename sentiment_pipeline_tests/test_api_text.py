@@ -19,9 +19,10 @@ import snowballstemmer
 import vaderSentiment
 
 from sentiment_pipeline import sentiment, storage
-from sentiment_pipeline.api import masking
+from sentiment_pipeline.api import masking, nlq
 from sentiment_pipeline.api.app import create_app
 from sentiment_pipeline.api.keys import KeyStore
+from sentiment_pipeline.api.reads import DateRange, Reader
 from sentiment_pipeline.api.search import forms, pieces, query_words
 
 from .helpers import api_keys, materialized_lake
@@ -216,3 +217,28 @@ def test_paging_past_the_end_still_counts(api, tickets):
     assert (body["total"], body["count"], body["rows"]) == (want, 0, [])
     nothing = get(api, "/v1/search", q="zyzzyva", start=DAYS[0], end=DAYS[1], offset=3).json()
     assert (nothing["total"], nothing["count"]) == (0, 0)
+
+
+def test_search_and_nlq_find_the_same_tickets_for_a_word(api, tickets):
+    """One rule in both routes: each word (plural, past, -ing) finds the recomputed tickets through
+    /v1/search and through NLQ's "tickets mentioning", over HTTP; the phrase, which NLQ's grammar
+    does not read, through NLQ's own query (``Reader.question``) on the same lake."""
+    for word in ("refunds", "charged", "crashing", "emails", "waiting", "appreciated"):  # appreciate: what word_forms missed
+        want = expected_ids(tickets, word)
+        assert want, f"the sample has tickets for {word!r}"
+        searched = get(api, "/v1/search", q=word, start=DAYS[0], end=DAYS[1], limit=1000).json()["rows"]
+        asked = requests.post(
+            api["url"] + "/v1/nlq",
+            json={"question": f"list tickets mentioning {word} from {DAYS[0]} to {DAYS[1]}"},
+            headers={"Authorization": f"Bearer {api['keys']['pii']}"},
+            timeout=60,
+        )
+        assert asked.status_code == 200, asked.text
+        assert [r["ticket_id"] for r in searched] == [r["ticket_id"] for r in asked.json()["rows"]] == want, word
+    phrase = "charged twice"
+    query = nlq.Query(measure="tickets", start=DAYS[0], end=DAYS[1], mentioning=phrase, list_tickets=True)
+    _, params, rows = Reader(api["root"]).question(query, DateRange.parse(*DAYS))
+    searched = get(api, "/v1/search", q=phrase, start=DAYS[0], end=DAYS[1], limit=1000).json()["rows"]
+    want = expected_ids(tickets, phrase)
+    assert want and [r["ticket_id"] for r in searched] == rows["ticket_id"].to_list() == want
+    assert params["forms"] == forms(["charged", "twice"], tickets)  # the forms the lake's tickets have
