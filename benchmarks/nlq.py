@@ -28,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: s
 from benchmarks.nlq_questions import ANSWERABLE, LAKE, REFUSED, TODAY, Gold
 
 SOLVED_STATUSES = ("solved", "resolved", "closed")
-KEYS = {"entity": ["entity_type", "entity"]}  # the gold row keys per grouping (else the grouping's own name)
+# the gold row keys per grouping (else the grouping's own name)
+KEYS = {"day": ["date"], "agent": ["agent_id"], "entity": ["entity_type", "entity"]}
 
 
 @dataclass
@@ -169,7 +170,7 @@ def compare(frames: dict[str, pl.DataFrame], gold: Gold, body: dict) -> str:
     """'' when the API's rows are the gold answer, else what differs."""
     gold_rows, rows = expected(frames, gold), body.get("rows", [])
     if gold.listing:
-        got = {(r["ticket_id"], r["day"]) for r in rows}
+        got = {(r["ticket_id"], r["date"]) for r in rows}
         want = {key for key, _ in gold_rows}
         return "" if got == want else f"tickets differ: {len(got - want)} extra, {len(want - got)} missing"
     column = column_of(gold)

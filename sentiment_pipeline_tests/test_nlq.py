@@ -61,7 +61,7 @@ def test_a_cached_answer_echoes_each_callers_own_question(nlq_api):
 @pytest.mark.slow
 def test_an_answer_shows_the_one_query_run_with_every_value_bound(nlq_api):
     body = ask(nlq_api, "negative tickets mentioning refunds via email for agent A007 not including CloudSync last week").json()
-    assert body["columns"] == ["ticket_id", "day", "created_at", "subject", "channel", "product", "agent_id", "label", "compound"]
+    assert body["columns"] == ["ticket_id", "date", "created_at", "subject", "channel", "product", "agent_id", "label", "compound"]
     assert body["parameters"]["agents"] == ["a007"] and body["parameters"]["not_products"] == ["cloudsync"]
     assert body["parameters"]["label"] == "negative" and body["parameters"]["start"] == "2025-11-24"
     for value in ("a007", "cloudsync", "refund", "email", "negative", "2025-11-24"):

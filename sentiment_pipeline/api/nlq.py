@@ -57,12 +57,12 @@ MEASURE_WORDS: dict[str, str] = {
     r"(?:the )?(?:number of|count of|how many|total) tickets|ticket (?:count|volume)|tickets?|volume": "tickets",
 }
 GROUPS: dict[str, tuple[tuple[str, ...], str]] = {  # grouping -> (its key columns as SQL, words that name it)
-    "day": (("t.partition_day as day",), r"day|days|date|dates|daily"),
+    "day": (("t.partition_day as date",), r"day|days|date|dates|daily"),
     "week": (("date_trunc('week', t.partition_day)::date as week",), r"week|weeks|weekly"),
     "month": (("date_trunc('month', t.partition_day)::date as month",), r"month|months|monthly"),
     "channel": (("t.channel as channel",), r"channel|channels"),
     "product": (("t.product as product",), r"product|products"),
-    "agent": (("t.agent_id as agent",), r"agent|agents"),
+    "agent": (("t.agent_id as agent_id",), r"agent|agents"),
     "trajectory": (("s.trajectory as trajectory",), r"trajectory|trajectories"),
     "entity": (("e.type as entity_type", "e.normalized as entity"), r"entity|entities"),
 }
@@ -480,7 +480,7 @@ def compile_sql(query: Query, forms: str | None = None) -> tuple[str, dict, tupl
     if query.list_tickets or query.group_by:
         params["limit"] = query.top or MAX_ROWS + 1
     if query.list_tickets:
-        select = "t.ticket_id, t.partition_day as day, t.created_at, t.subject, t.channel, t.product, t.agent_id, s.label, s.compound"
+        select = "t.ticket_id, t.partition_day as date, t.created_at, t.subject, t.channel, t.product, t.agent_id, s.label, s.compound"
         sql = f"select {select}\nfrom {joined}\nwhere {' and '.join(where)}\norder by t.created_at desc, t.ticket_id\nlimit $limit"
         return sql, params, query.assets()
     name = measure_column(query)
