@@ -55,7 +55,8 @@ class Block:
         if self.lines is not None:
             found = _lines(self.lines, [n - self.first_row for n in numbers])
             return pl.DataFrame({ROW: [n + self.first_row for n in found], "raw": list(found.values())}, schema=schema)
-        rows = self.rows.filter(pl.col(ROW).is_in(pl.Series(numbers, dtype=pl.UInt32).implode()))
+        # Gathered by position: a filter costs a pass per column (~15 ms a block at 1,600 columns).
+        rows = self.rows[self.rows.get_column(ROW).is_in(pl.Series(numbers, dtype=pl.UInt32).implode()).arg_true()]
         if self.delimiter is None:
             return rows.select(ROW, pl.col(RAW).alias("raw"))
         # The stdlib writer, row by row: rejects are few, and an expression per column costs
