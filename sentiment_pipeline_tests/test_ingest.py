@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import polars as pl
 import pytest
+from polars.testing import assert_series_equal
 
 from sentiment_pipeline.ingest import LandingFile, ingest_day
 
@@ -136,6 +137,38 @@ def test_row_rules_missing_id_bad_timestamps_bad_csat_duplicates():
 def test_mixed_timestamp_formats_and_zones_become_utc(text, expected):
     _, tickets = run(("a.csv", f"ticket_id,created_at\nT1,{text}\n"))
     assert tickets.get_column("created_at").to_list() == [expected]
+
+
+@pytest.mark.parametrize("timezone", ["UTC", "Europe/Berlin", "America/New_York"])
+def test_timestamps_read_in_two_steps_equal_every_form_tried_on_every_value(timezone):
+    """The judge reads timestamps in two steps (the zoned forms, then the local ones only
+    where those read nothing); the values are the one expression's, which tries every form
+    on every value (DST gaps and repeated hours included)."""
+    from sentiment_pipeline.ingest.sources.builtin import JIRA_FORMATS
+    from sentiment_pipeline.ingest.sources.profile import ISO_NAIVE, TimestampForms, TimestampParser
+
+    texts = pl.DataFrame(
+        {
+            "t": [
+                *["2025-01-02T10:00:00Z", "2025-01-02T10:00:00.250Z", " 2025-01-02T12:00:00+02:00 ", "2025-01-02T05:00:00-0500"],
+                *["2025-01-02 10:00:00", "2025-01-02T10:00", "2025-01-02 10:00:00 UTC", "2025-01-02", "2025-02-30", "2025-01-02T25:00"],
+                *["2025-03-30 02:30:00", "2025-10-26 02:30", "2025-03-09 02:30", "2025-11-02 01:30", "14/Jul/25 3:42 PM"],
+                *["6/21/2025 16:14", "21/Jun/2025 4:14 PM", "yesterday", "", "   ", None, "2025-01-02T10:00:00+0200x", "UTC"],
+            ]
+        }
+    )
+    for forms in [
+        TimestampForms(),
+        TimestampForms(local=(*ISO_NAIVE, *JIRA_FORMATS)),
+        TimestampForms().narrowed(texts.get_column("t").head(3)),
+        TimestampForms(zoned=(), local=("%d/%b/%y %I:%M %p",), date_only=False, utc_word=False),
+        TimestampForms(local=(), date_only=False),
+        TimestampForms(zoned=(), local=(), date_only=False),
+    ]:
+        parser, text = TimestampParser(forms, timezone), pl.col("t")
+        at_once = texts.with_columns(parsed=parser(text)).get_column("parsed")
+        in_steps = texts.with_columns(parsed=parser.zoned(text)).with_columns(parsed=parser.local(text, pl.col("parsed")))
+        assert_series_equal(in_steps.get_column("parsed"), at_once)
 
 
 def test_duplicates_across_files_keep_file_name_order():

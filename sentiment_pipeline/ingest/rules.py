@@ -120,7 +120,11 @@ def judge(rows: pl.DataFrame, plan: Plan) -> pl.DataFrame:
     return (
         narrow.lazy()
         .select(ROW, *text, *comments)
-        .with_columns(__created=plan.timestamps(created), __resolved=plan.timestamps(resolved), __csat=csat)
+        .with_columns(__created=plan.timestamps.zoned(created), __resolved=plan.timestamps.zoned(resolved), __csat=csat)
+        .with_columns(
+            __created=plan.timestamps.local(created, pl.col("__created")),
+            __resolved=plan.timestamps.local(resolved, pl.col("__resolved")),
+        )
         .select(
             ROW,
             "__created",

@@ -88,7 +88,7 @@ class Plan:
     values: dict[str, pl.Expr]  # canonical column -> expression (text; tags a list; comments a list of structs)
     used: set[str]  # input columns that became canonical values (not kept as custom fields)
     mapped: list[tuple[str, str]]  # (input column, canonical column), for the run's metadata
-    timestamps: Callable[[pl.Expr], pl.Expr]  # text -> UTC timestamp
+    timestamps: TimestampParser  # text -> UTC timestamp
     expected_time: str  # what a timestamp should look like, for reject reasons
     missing: list[str] = field(default_factory=list)  # required canonical columns the file does not have
 
@@ -151,6 +151,33 @@ def parse_timestamps(text: pl.Expr, forms: TimestampForms = TimestampForms(), ti
     return pl.coalesce(*zoned) if zoned else pl.lit(None, dtype=UTC_TIMESTAMP)
 
 
+@dataclass(frozen=True)
+class TimestampParser:
+    """A file's timestamps, text -> UTC, in the forms and timezone it writes them in:
+    ``parser(text)``, or in two steps of one query (``zoned``, then ``local`` on its column),
+    which gives the same values with less parsing."""
+
+    forms: TimestampForms
+    timezone: str = "UTC"
+
+    def __call__(self, text: pl.Expr) -> pl.Expr:
+        return parse_timestamps(text, self.forms, self.timezone)
+
+    def zoned(self, text: pl.Expr) -> pl.Expr:
+        """The first step: what the zoned forms read (null elsewhere)."""
+        return parse_timestamps(text, dataclasses.replace(self.forms, local=(), date_only=False), self.timezone)
+
+    def local(self, text: pl.Expr, zoned: pl.Expr) -> pl.Expr:
+        """The second step, given the first's values as a column computed before it: what
+        ``parser(text)`` gives, the local forms tried only where the zoned ones read nothing.
+        (Every form in one expression is tried on every value: on the long day's e-mail
+        exports, 80 % written with a zone, that was ~5 ms a block of parsing for nothing.)"""
+        if not self.forms.local and not self.forms.date_only:
+            return zoned
+        unread = pl.when(zoned.is_null()).then(text)
+        return pl.coalesce(zoned, parse_timestamps(unread, dataclasses.replace(self.forms, zoned=()), self.timezone))
+
+
 def numeric_order(values: list[pl.Series]) -> tuple[bool, bool | None]:
     """(whether any value is a numeric date like 6/21/2025, and if so whether they are day
     first): a first number above 12 can only be a day, a second one likewise. None: no value
@@ -176,9 +203,7 @@ def _ordered(fmt: str, day_first: bool) -> str:
     return fmt.replace("%m", "\0").replace("%d", "%m").replace("\0", "%d") if day_first and AMBIGUOUS.search(fmt) else fmt
 
 
-def timestamp_parser(
-    profile: SourceProfile | None, day_first: bool, sample: pl.Series | None = None
-) -> tuple[Callable[[pl.Expr], pl.Expr], str]:
+def timestamp_parser(profile: SourceProfile | None, day_first: bool, sample: pl.Series | None = None) -> tuple[TimestampParser, str]:
     """The file's timestamp parser and how its values should look (for reject reasons).
 
     With a ``sample`` of the file's own timestamps (its first block), only the forms that
@@ -187,15 +212,13 @@ def timestamp_parser(
     zone = profile.timezone if profile else "UTC"
     if profile is not None and profile.timestamp_format:
         fixed = TimestampForms(zoned=(), local=(profile.timestamp_format,), date_only=False, utc_word=False)
-        return (
-            lambda text: parse_timestamps(text, fixed, zone)
-        ), f"a {profile.name} timestamp ('{profile.timestamp_format}', from the sources file)"
+        return TimestampParser(fixed, zone), f"a {profile.name} timestamp ('{profile.timestamp_format}', from the sources file)"
     tool = tuple(_ordered(f, day_first) for f in profile.formats) if profile else ()
     forms = TimestampForms(local=(*ISO_NAIVE, *tool))
     if sample is not None:
         forms = forms.narrowed(sample)
     kind = f"a {profile.name} timestamp" if profile else "an ISO-8601 date or timestamp"
-    return (lambda text: parse_timestamps(text, forms, zone)), kind if profile is None else f"{kind} ({forms.shown()})"
+    return TimestampParser(forms, zone), kind if profile is None else f"{kind} ({forms.shown()})"
 
 
 # --- CSV ------------------------------------------------------------------------------------
