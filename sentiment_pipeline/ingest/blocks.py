@@ -43,7 +43,7 @@ class Block:
     records: int  # input rows (a blank line is not a row)
     first_row: int
     next_row: int  # the number the next block starts at
-    lines: bytes | None = None  # CSV read by polars: the block's text, when row N is its line N - first_row
+    lines: bytes | memoryview | None = None  # CSV read by polars: the block's text, when row N is its line N - first_row
     delimiter: str | None = None  # CSV only: to rebuild a rejected row's text
 
     def raw_text(self, numbers: list[int]) -> pl.DataFrame:
@@ -53,7 +53,7 @@ class Block:
         if not numbers:  # (rebuilding CSV text plans an expression per column: 0.4 s at 1,600 columns)
             return pl.DataFrame(schema=schema)
         if self.lines is not None:
-            found = _lines(self.lines, [n - self.first_row for n in numbers])
+            found = _lines(bytes(self.lines), [n - self.first_row for n in numbers])
             return pl.DataFrame({ROW: [n + self.first_row for n in found], "raw": list(found.values())}, schema=schema)
         # Gathered by position: a filter costs a pass per column (~15 ms a block at 1,600 columns).
         rows = self.rows[self.rows.get_column(ROW).is_in(pl.Series(numbers, dtype=pl.UInt32).implode()).arg_true()]
@@ -95,17 +95,18 @@ def read_ahead(blocks: Iterator[Block]) -> Iterator[Block]:
 # --- shared by the readers ------------------------------------------------------------------
 
 
-def _decoded(raw: bytes, uri: str, notes: list[str]) -> bytes:
-    """UTF-8 bytes without a BOM; bytes that are not UTF-8 are read as Windows-1252 (noted once)."""
+def _decoded(raw: bytes | memoryview, uri: str, notes: list[str]) -> bytes | memoryview:
+    """UTF-8 bytes without a BOM (``raw`` itself when it is that already); bytes that are
+    not UTF-8 are read as Windows-1252 (noted once)."""
     if _is_utf8(raw):
-        return raw[3:] if raw.startswith(codecs.BOM_UTF8) else raw
+        return raw[3:] if raw[:3] == codecs.BOM_UTF8 else raw
     note = f"{PurePosixPath(uri).name}: not valid UTF-8; decoded as Windows-1252"
     if note not in notes:
         notes.append(note)
-    return raw.decode("cp1252", errors="replace").encode("utf-8")
+    return str(raw, "cp1252", errors="replace").encode("utf-8")
 
 
-def _is_utf8(content: bytes) -> bool:
+def _is_utf8(content: bytes | memoryview) -> bool:
     """Arrow's vectorised UTF-8 check: milliseconds for 100 MB, and no Python str is built."""
     offsets = pa.py_buffer(struct.pack("<qq", 0, len(content)))
     as_text = pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, pa.py_buffer(content)])

@@ -95,7 +95,7 @@ class CsvFile:
                 yield from self._row_by_row(_pieces(b"", stream), first_row=1, header=True)
                 return
             stream.read(self.header_bytes)
-            row, pending = 1, b""
+            row, pending = 1, b""  # pending: the start of a row the last block did not hold
             # Each block has a fixed cost (polars' per-column setup on a wide file, per-block
             # checks and joins on a long one): 4 MB blocks, not 2 MB. Measured on e-mail bodies:
             # 200,000 x 40, the day's stream 2.9 s -> 2.3 s (8 MB: no faster); 10,000 x 1,600
@@ -103,40 +103,46 @@ class CsvFile:
             block_bytes = READ_BLOCKS * BLOCK_BYTES
             while True:
                 more = stream.read(block_bytes)
-                pending = pending + more if pending else more
-                if not pending:
+                if not more and not pending:
                     return
-                end = _row_end(pending) if more else (len(pending), _count(pending, '"'))
+                before = _count(pending, '"')
+                end = _row_end(more, before) if more else (0, before)
                 if end is None:
+                    pending += more  # (a row longer than a block: rare)
                     if len(pending) <= PENDING_LIMIT_BYTES:
                         continue
                     yield from self._row_by_row(_pieces(pending, stream), first_row=row)
                     return
                 cut, quotes = end
-                raw, pending = pending[:cut], pending[cut:]
+                # The block's one copy: polars reads it under the header, the checks view it.
+                source = b"".join((self.header, pending, memoryview(more)[:cut]))
+                raw, pending = memoryview(source)[len(self.header) :], more[cut:]
                 text = _decoded(raw, self.uri, self.notes)
+                if text is not raw:  # decoded as Windows-1252
+                    source = self.header + text
                 stray, rfc = _quote_places(text, self.delimiter) if quotes else (False, True)
                 if misread(text, quotes, stray):
-                    yield from self._row_by_row(_pieces(raw + pending, stream), first_row=row)
+                    yield from self._row_by_row(_pieces(bytes(raw) + pending, stream), first_row=row)
                     return
-                block = self._fast(text, row, rfc)
-                read = [block] if block is not None else list(self._row_by_row(iter([raw]), first_row=row))
+                block = self._fast(source, row, rfc)
+                read = [block] if block is not None else list(self._row_by_row(iter([bytes(raw)]), first_row=row))
                 yield from read
                 row = read[-1].next_row
 
-    def _fast(self, text: bytes, first_row: int, rfc: bool) -> Block | None:
-        """polars reads the block; its rows' field counts are vouched for by the read itself
-        when ``rfc`` (every quote where RFC 4180 puts one: polars, pyarrow and the stdlib
-        reader split the block alike), else checked by pyarrow. None if the readers disagree
-        or polars cannot read it.
+    def _fast(self, source: bytes, first_row: int, rfc: bool) -> Block | None:
+        """polars reads the block (``source``: the header line, then the block's text); its
+        rows' field counts are vouched for by the read itself when ``rfc`` (every quote where
+        RFC 4180 puts one: polars, pyarrow and the stdlib reader split the block alike), else
+        checked by pyarrow. None if the readers disagree or polars cannot read it.
 
         Read strictly, polars refuses a row longer than the header; a shorter row gets nulls
         for the fields it lacks, so a last column with a value in every row leaves none
         short (a blank line is a row of nulls). Such a block needs no second parse (pyarrow's
         cost ~40 % of polars' read on a 4 MB block of e-mail bodies)."""
-        frame, strict = self._read(text, first_row)
+        frame, strict = self._read(source, first_row)
         if frame is None:
             return None
+        text = memoryview(source)[len(self.header) :]
         records = frame.height
         if rfc and strict and frame.get_column(self.names[-1]).null_count() == 0:
             broken, blank = pl.DataFrame(schema=BROKEN), []
@@ -149,7 +155,7 @@ class CsvFile:
         excluded = [*broken.get_column(ROW).to_list(), *blank]
         if excluded:
             frame = frame.filter(~pl.col(ROW).is_in(pl.Series(excluded, dtype=pl.UInt32).implode()))
-        one_row_per_line = _count(text, "\n") + (not text.endswith(b"\n")) == records
+        one_row_per_line = _count(text, "\n") + (source[-1:] != b"\n") == records
         return Block(
             rows=frame,
             broken=broken,
@@ -160,14 +166,14 @@ class CsvFile:
             delimiter=self.delimiter,
         )
 
-    def _read(self, text: bytes, first_row: int) -> tuple[pl.DataFrame | None, bool]:
+    def _read(self, source: bytes, first_row: int) -> tuple[pl.DataFrame | None, bool]:
         """The block as polars reads it, and whether it was read strictly (no row longer than
         the header); a block with a longer row is read again with such rows cut to the
         header's width. (None, False) if polars cannot read it."""
         for ragged in (False, True):
             try:
                 frame = pl.read_csv(
-                    self.header + text,
+                    source,
                     separator=self.delimiter,
                     has_header=True,
                     new_columns=self.names,
@@ -229,11 +235,11 @@ class CsvFile:
         yield handed_on()
 
 
-def _row_end(data: bytes) -> tuple[int, int] | None:
-    """Where the last whole row in ``data`` ends, and the quotes before it: after its last
-    line break with an even number of quotes before it (outside any quoted field); None if
-    there is none."""
-    quotes, end, after = _count(data, '"'), len(data), 0
+def _row_end(data: bytes, before: int = 0) -> tuple[int, int] | None:
+    """Where the last whole row in ``data`` (after bytes holding ``before`` quotes) ends,
+    and the quotes before it: after its last line break with an even number of quotes
+    before it (outside any quoted field); None if there is none."""
+    quotes, end, after = before + _count(data, '"'), len(data), 0
     while (line_end := data.rfind(b"\n", 0, end)) != -1:
         after += data.count(b'"', line_end + 1, end)
         if (quotes - after) % 2 == 0:
@@ -242,14 +248,14 @@ def _row_end(data: bytes) -> tuple[int, int] | None:
     return None
 
 
-def misread(text: bytes, quotes: int, stray: bool) -> bool:
+def misread(text: bytes | memoryview, quotes: int, stray: bool) -> bool:
     """Would polars split this block (holding ``quotes`` quotes) into rows differently from
     the stdlib reader: bare carriage returns (as line ends or inside fields), an odd number
     of quotes (a file cut inside a quoted field), or a ``stray`` quote (see ``_quote_places``)."""
-    if b"\r" in text:  # (a search: most files have no carriage return at all)
-        raw = _bytes(text)
-        if ((raw == ord("\r")) & (raw.shift(-1, fill_value=0) != ord("\n"))).any():
-            return True
+    raw = _bytes(text)
+    carriage = raw == ord("\r")
+    if carriage.any() and (carriage & (raw.shift(-1, fill_value=0) != ord("\n"))).any():
+        return True
     return quotes % 2 == 1 or stray
 
 
@@ -277,7 +283,7 @@ def _stdlib_rows(lines: Iterable[str], delimiter: str):
     return csv.reader(lines, delimiter=delimiter)
 
 
-def arrow_rows(text: bytes, delimiter: str, width: int) -> int | None:
+def arrow_rows(text: bytes | memoryview, delimiter: str, width: int) -> int | None:
     """Rows of a block pyarrow parses with the header's field count (one column converted:
     cheap); None if any row has another count or pyarrow cannot parse the block (e.g. one
     field longer than a parse block)."""
@@ -302,7 +308,7 @@ def arrow_rows(text: bytes, delimiter: str, width: int) -> int | None:
 
 
 def _csv_structure(
-    text: bytes, delimiter: str, width: int, records: int, first_row: int, arrow_rows: int | None
+    text: bytes | memoryview, delimiter: str, width: int, records: int, first_row: int, arrow_rows: int | None
 ) -> tuple[pl.DataFrame, list[int]] | None:
     """Rows of a block whose field count differs from the header's, and blank lines (not
     rows at all).
@@ -314,7 +320,7 @@ def _csv_structure(
     """
     broken, blank = [], []
     if arrow_rows != records:
-        rows = _stdlib_rows(io.StringIO(text.decode("utf-8"), newline=""), delimiter)
+        rows = _stdlib_rows(io.StringIO(str(text, "utf-8"), newline=""), delimiter)
         try:
             whole = sum(1 for _ in _whole_rows(enumerate(rows, start=first_row), width, delimiter, broken, blank))
         except csv.Error:
@@ -337,7 +343,7 @@ def _whole_rows(rows: Iterable[tuple[int, list[str]]], width: int, delimiter: st
             yield number, fields
 
 
-def _quote_places(data: bytes, delimiter: str) -> tuple[bool, bool]:
+def _quote_places(data: bytes | memoryview, delimiter: str) -> tuple[bool, bool]:
     """Where a block's quotes stand, from one pass over its bytes: (stray, rfc).
 
     ``stray``: a quote with ordinary characters on both sides: text after a closing quote
@@ -366,13 +372,13 @@ def _quote_places(data: bytes, delimiter: str) -> tuple[bool, bool]:
     return not (after_edge | before_edge).all(), bool(((opening & after_edge) | (~opening & before_edge)).all())
 
 
-def _bytes(data: bytes) -> pl.Series:
+def _bytes(data: bytes | memoryview) -> pl.Series:
     """The bytes as a polars UInt8 Series, without a copy: polars compares 4 MB of them in
     ~0.3 ms, where ``bytes.count`` takes ~3 ms."""
     return pl.from_arrow(pa.Array.from_buffers(pa.uint8(), len(data), [None, pa.py_buffer(data)]))
 
 
-def _count(data: bytes, char: str) -> int:
+def _count(data: bytes | memoryview, char: str) -> int:
     """How many times the one-byte ``char`` occurs in ``data``."""
     return (_bytes(data) == ord(char)).sum()
 
