@@ -37,6 +37,10 @@ def main(argv: list[str] | None = None) -> None:
     check = source_commands.add_parser("check", help="validate FILE; show which profile each landing file matches and how it maps")
     check.add_argument("file", type=Path, help="the sources TOML file")
     check.add_argument("landing_files", type=Path, nargs="*", metavar="LANDING_FILE", help="sample exports to try it on")
+    classifier = commands.add_parser("classifier", help="the message classifier's shipped parameters")
+    classifier_commands = classifier.add_subparsers(dest="action", required=True)
+    fit = classifier_commands.add_parser("fit", help="fit it on data/support_messages.csv (needs scikit-learn: the [train] extra)")
+    fit.add_argument("--out", type=Path, help="where to write (default: the package's data/support_classifier.json)")
     args = parser.parse_args(argv)
     if args.command == "serve":
         import uvicorn
@@ -48,6 +52,14 @@ def main(argv: list[str] | None = None) -> None:
         manage_keys(parser, args)
     elif args.command == "sources":
         sys.exit(check_sources(args.file, args.landing_files))
+    elif args.command == "classifier":
+        from importlib import resources
+
+        from sentiment_pipeline import sentiment
+
+        out = args.out or resources.files("sentiment_pipeline").joinpath(sentiment.CLASSIFIER_FILE)
+        parameters = sentiment.write_classifier(out)
+        print(f"wrote {out}: {len(parameters['terms']):,} terms, fitted by {parameters['fitted_by']}")
     elif args.command == "generate-sample":
         if args.days < 1 or args.rows_per_day < 0 or args.extra_cols < 0:
             parser.error("--days must be at least 1; --rows-per-day and --extra-cols not negative")

@@ -10,8 +10,9 @@ each text is scored by the same deterministic function wherever it runs.
 
 Rules alone stop short on the blunt, sarcastic follow-ups of a conversation ("Firmware 3.2
 bricked my router. Thanks a lot."), so the default model adds a multinomial logistic
-regression over the layer's scores and the message's word n-grams, fitted when first used
-(about a second) on the labelled support messages shipped in ``data/support_messages.csv``.
+regression over the layer's scores and the message's word n-grams, fitted by scikit-learn on
+the labelled support messages in ``data/support_messages.csv`` and shipped as parameters
+(``data/support_classifier.json``), so a run scores without scikit-learn's import or a fit.
 Its ``pos``/``neu``/``neg`` are the class probabilities and ``compound`` is P(positive) -
 P(negative) kept inside the most probable class's band, so the one label rule (thresholds on
 ``compound``) gives the classifier's decision.
@@ -20,14 +21,19 @@ P(negative) kept inside the most probable class's band, so the one label rule (t
 from __future__ import annotations
 
 import hashlib
+import json
 import multiprocessing
 import os
+import re
 import tomllib
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from importlib import metadata, resources
+from itertools import pairwise
 
+import numpy as np
 import polars as pl
 from vaderSentiment.vaderSentiment import BOOSTER_DICT, N_SCALAR, NEGATE, SentimentIntensityAnalyzer, SentiText
 
@@ -37,6 +43,9 @@ POSITIVE_AT = 0.05
 NEGATIVE_AT = -0.05
 MIN_TEXTS_PER_WORKER = 2_000  # below this, starting processes costs more than it saves
 CLASSIFIER_C = 16.0  # inverse regularisation of the trained classifier, chosen by cross-validation on its training set
+CLASSIFIER_FILE = "data/support_classifier.json"  # its fitted parameters (``sentiment-pipeline classifier fit``)
+TOKEN_PATTERN = r"(?u)\b\w+\b|[!?]"  # the classifier's words, and ! and ? (they carry tone)
+LAYER_SCORES = ("compound", "pos", "neu", "neg")  # the layer's scores, as the classifier sees them
 NEGATE_WORDS = frozenset(NEGATE)
 TOKEN_PREFIX = "zzsupport"  # support phrases become one token each: this prefix and the group's name
 
@@ -63,7 +72,7 @@ class Model:
         if self.domain:
             parts.append(f"support layer {_digest(_layer_text())}")
         if self.trained:
-            parts.append(f"classifier scikit-learn {metadata.version('scikit-learn')} on {_digest(_training_text())}")
+            parts.append(f"classifier fitted by {_classifier().version}")
         return "; ".join(parts)
 
 
@@ -97,7 +106,7 @@ def score_texts(texts: pl.Series, model: Model = Model(), workers: int | None = 
     if workers == 1:
         rows = _score_chunk((model, pairs))
     else:
-        _analyzer(model.domain)  # built (and the classifier fitted) before the fork, so workers inherit them
+        _analyzer(model.domain)  # built (and the classifier loaded) before the fork, so workers inherit them
         if model.trained:
             _classifier()
         size = -(-len(pairs) // (workers * 4))
@@ -238,7 +247,7 @@ def _training_text() -> str:
 
 
 def _features(texts: list[str], layer_scores: list[tuple[float, float, float, float]], words):
-    """What the classifier sees: the message's word n-grams and the support layer's four scores."""
+    """What the classifier sees when fitted: the message's word n-grams and the support layer's four scores."""
     from scipy import sparse
 
     return sparse.hstack([words.transform(texts), sparse.csr_matrix(layer_scores)]).tocsr()
@@ -249,24 +258,122 @@ def _training_messages() -> pl.DataFrame:
 
 
 def _fit(training: pl.DataFrame):
-    """(word vectoriser, logistic regression) fitted on ``training`` (text, label);
-    deterministic (lbfgs, no sampling), so every process fits the same model. Word n-grams
-    only: character n-grams gained 1.7 points in cross-validation but cost 7x the scoring time."""
+    """(word vectoriser, logistic regression) fitted on ``training`` (text, label) by
+    scikit-learn; deterministic (lbfgs, no sampling). Word n-grams only: character n-grams
+    gained 1.7 points in cross-validation but cost 7x the scoring time."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from threadpoolctl import threadpool_limits
 
     texts = training.get_column("text").to_list()
-    words = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"(?u)\b\w+\b|[!?]").fit(texts)
+    words = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, token_pattern=TOKEN_PATTERN).fit(texts)
     features = _features(texts, score_texts(pl.Series(texts), Model(trained=False), workers=1).rows(), words)
     with threadpool_limits(1):  # BLAS threads on a problem this small only fight each other (0.2 s alone, 5 s on a busy box)
         fitted = LogisticRegression(C=CLASSIFIER_C, max_iter=5000).fit(features, training.get_column("label").to_numpy())
     return words, fitted
 
 
+def fit_classifier() -> dict:
+    """The classifier fitted on the shipped training messages, as the parameters
+    ``LinearClassifier`` scores with (what ``sentiment-pipeline classifier fit`` writes)."""
+    words, fitted = _fit(_training_messages())
+    vocabulary = len(words.vocabulary_)
+    weights = fitted.coef_.T  # (terms + layer scores) x classes
+    return {
+        "training_messages": _digest(_training_text()),
+        "support_layer": _digest(_layer_text()),
+        "fitted_by": f"scikit-learn {metadata.version('scikit-learn')}",
+        "token_pattern": TOKEN_PATTERN,
+        "classes": [str(name) for name in fitted.classes_],
+        "intercept": fitted.intercept_.tolist(),
+        "layer_weights": dict(zip(LAYER_SCORES, weights[vocabulary:].tolist(), strict=True)),
+        "terms": {
+            term: [words.idf_[column], *weights[column].tolist()]
+            for term, column in sorted(words.vocabulary_.items(), key=lambda item: item[1])
+        },
+    }
+
+
+@dataclass(frozen=True)
+class LinearClassifier:
+    """The fitted classifier's scoring: TF-IDF of word 1-2-grams (sublinear counts, l2 norm),
+    the layer's four scores, a linear map and a softmax, as scikit-learn computes them (a test
+    holds the two equal). Scoring from shipped parameters spares every run scikit-learn's
+    import and the fit (~2 s); fitting stays scikit-learn's."""
+
+    version: str
+    classes: tuple[str, ...]
+    token: re.Pattern
+    columns: dict[str, int]  # term -> row of idf and weights
+    idf: np.ndarray
+    weights: np.ndarray  # terms x classes
+    layer_weights: np.ndarray  # 4 x classes
+    intercept: np.ndarray
+
+    @classmethod
+    def from_parameters(cls, parameters: dict) -> LinearClassifier:
+        terms = parameters["terms"]
+        table = np.array(list(terms.values()), dtype=np.float64).reshape(len(terms), 1 + len(parameters["classes"]))
+        return cls(
+            version=f"{parameters['fitted_by']} on {parameters['training_messages']}",
+            classes=tuple(parameters["classes"]),
+            token=re.compile(parameters["token_pattern"]),
+            columns={term: row for row, term in enumerate(terms)},
+            idf=table[:, 0],
+            weights=table[:, 1:],
+            layer_weights=np.array([parameters["layer_weights"][name] for name in LAYER_SCORES], dtype=np.float64),
+            intercept=np.array(parameters["intercept"], dtype=np.float64),
+        )
+
+    def probabilities(self, texts: list[str], layer_scores: list[tuple[float, float, float, float]]) -> np.ndarray:
+        """texts x classes: each text's class probabilities."""
+        rows, columns, counts = [], [], []
+        for row, text in enumerate(texts):
+            tokens = self.token.findall(text.lower())
+            grams = Counter(tokens + [f"{a} {b}" for a, b in pairwise(tokens)])
+            for gram, count in grams.items():
+                if (column := self.columns.get(gram)) is not None:
+                    rows.append(row)
+                    columns.append(column)
+                    counts.append(count)
+        rows, columns = np.array(rows, dtype=np.int64), np.array(columns, dtype=np.int64)
+        values = (np.log(np.array(counts, dtype=np.float64)) + 1.0) * self.idf[columns]
+        norms = np.sqrt(np.bincount(rows, weights=values * values, minlength=len(texts)))
+        values /= norms[rows]
+        decision = np.array(layer_scores, dtype=np.float64).reshape(len(texts), len(LAYER_SCORES)) @ self.layer_weights
+        decision += self.intercept
+        for k in range(len(self.classes)):
+            decision[:, k] += np.bincount(rows, weights=values * self.weights[columns, k], minlength=len(texts))
+        decision -= decision.max(axis=1, keepdims=True)
+        exponent = np.exp(decision)
+        return exponent / exponent.sum(axis=1, keepdims=True)
+
+
+class StaleClassifier(Exception):
+    """The shipped classifier was fitted on other training messages or another support layer."""
+
+
 @cache
-def _classifier():
-    return _fit(_training_messages())
+def _classifier() -> LinearClassifier:
+    parameters = json.loads(resources.files("sentiment_pipeline").joinpath(CLASSIFIER_FILE).read_text(encoding="utf-8"))
+    for key, text in (("training_messages", _training_text()), ("support_layer", _layer_text())):
+        if parameters[key] != _digest(text):
+            raise StaleClassifier(
+                f"{CLASSIFIER_FILE} was fitted on another {key.replace('_', ' ')} file than the one shipped: "
+                "run `sentiment-pipeline classifier fit` to fit it again"
+            )
+    return LinearClassifier.from_parameters(parameters)
+
+
+def write_classifier(path: str | os.PathLike) -> dict:
+    """Fits the classifier and writes its parameters to ``path`` as JSON, a term a line (so a
+    refit shows as a readable diff); returns them."""
+    parameters = fit_classifier()
+    head = json.dumps({k: v for k, v in parameters.items() if k != "terms"}, ensure_ascii=False, indent=1)
+    terms = ",\n".join(f"  {json.dumps(t, ensure_ascii=False)}: {json.dumps(v)}" for t, v in parameters["terms"].items())
+    with open(path, "w", encoding="utf-8") as out:
+        out.write(f'{head[:-2]},\n "terms": {{\n{terms}\n }}\n}}\n')
+    return parameters
 
 
 def classifier_cross_validation(folds: int) -> float:
@@ -287,9 +394,9 @@ def classifier_cross_validation(folds: int) -> float:
 def _classified(texts: list[str], layer_scores: list[tuple[float, float, float, float]]) -> list[tuple[float, float, float, float]]:
     """(compound, pos, neu, neg) from the classifier's class probabilities (see ``_compound``);
     a blank text says nothing, so it is neutral rather than a guess."""
-    words, fitted = _classifier()
-    probabilities = fitted.predict_proba(_features(texts, layer_scores, words))
-    column = {str(name): i for i, name in enumerate(fitted.classes_)}
+    classifier = _classifier()
+    probabilities = classifier.probabilities(texts, layer_scores)
+    column = {name: i for i, name in enumerate(classifier.classes)}
     pos, neu, neg = (probabilities[:, column[name]].tolist() for name in ("positive", "neutral", "negative"))
     return [
         (0.0, 0.0, 1.0, 0.0) if not text.strip() else (_compound(p, u, n), p, u, n)

@@ -1,15 +1,18 @@
 """The sentiment scorer: VADER reproduced exactly, the support layer's effect, parallel = serial,
 and the accuracy report on the labeled development set."""
 
+import json
 import random
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 import sentiment_pipeline
+from sentiment_pipeline import sentiment
 from sentiment_pipeline.conversations import messages, score_messages, ticket_sentiment
 from sentiment_pipeline.sample import _text, product_catalog
 from sentiment_pipeline.schemas import COMMENTS
@@ -109,6 +112,52 @@ def test_classifier_generalises_beyond_what_it_was_fitted_on():
     rules = accuracy_table(training, (LAYER,)).get_column("accuracy").item()
     learned = classifier_cross_validation(folds=5)
     assert learned >= 0.88 and learned >= rules + 0.05, (learned, rules)
+
+
+def test_shipped_classifier_is_the_fit_of_the_shipped_training_messages():
+    """data/support_classifier.json is what fitting the shipped messages gives now: a changed
+    training file or layer without `sentiment-pipeline classifier fit` fails here (and, at run
+    time, ``StaleClassifier``)."""
+    shipped = json.loads((Path(sentiment_pipeline.__file__).parent / sentiment.CLASSIFIER_FILE).read_text())
+    fitted = sentiment.fit_classifier()
+    assert {k: v for k, v in shipped.items() if k not in ("terms", "intercept", "layer_weights")} == {
+        k: v for k, v in fitted.items() if k not in ("terms", "intercept", "layer_weights")
+    }
+    assert list(shipped["terms"]) == list(fitted["terms"])
+    for key in ("terms", "layer_weights"):
+        assert np.array(list(shipped[key].values())) == pytest.approx(np.array(list(fitted[key].values())), abs=1e-6)
+    assert shipped["intercept"] == pytest.approx(fitted["intercept"], abs=1e-6)
+
+
+def test_classifier_scores_as_scikit_learn_does():
+    """The shipped scoring (no scikit-learn at run time) gives scikit-learn's own
+    probabilities: held-out messages, blank and punctuation-only text, non-ASCII, unseen words."""
+    texts = [
+        *pl.read_csv(Path(__file__).parents[1] / "benchmarks" / "data" / "messages_holdout.csv").get_column("text").to_list(),
+        *varied_texts(300),
+        "",
+        "   ",
+        "!!!",
+        "??",
+        "Ça ne marche toujours pas 😡, Grüße aus Köln",
+        "zxqv plorble",
+        "ok",
+    ]
+    layer = score_texts(pl.Series(texts), LAYER, workers=1).rows()
+    words, fitted = sentiment._fit(sentiment._training_messages())
+    expected = fitted.predict_proba(sentiment._features(texts, layer, words))
+    assert sentiment._classifier().classes == tuple(fitted.classes_)
+    assert np.abs(sentiment._classifier().probabilities(texts, layer) - expected).max() < 1e-12
+
+
+def test_a_classifier_fitted_on_other_training_messages_is_refused(monkeypatch):
+    monkeypatch.setattr(sentiment, "_training_text", lambda: "text,label\nchanged,neutral\n")
+    sentiment._classifier.cache_clear()
+    try:
+        with pytest.raises(sentiment.StaleClassifier, match="classifier fit"):
+            score_texts(pl.Series(["Still broken."]), OURS)
+    finally:
+        sentiment._classifier.cache_clear()
 
 
 @pytest.mark.parametrize(
