@@ -2,6 +2,7 @@
 UTC days: over real HTTP against a lake the pipeline materialized, each answer checked against
 a recomputation in polars from the Parquet files themselves."""
 
+import importlib.util
 import io
 import json
 import os
@@ -208,12 +209,16 @@ def test_a_day_never_materialized_is_404_and_a_day_without_tickets_is_empty(api)
     assert full.headers["x-missing-days"] == ""
 
 
-def expected_analytics(root: Path, column: str, key: pl.Expr) -> pl.DataFrame:
-    """The analytics roll-up recomputed in polars from the ticket and sentiment files."""
-    tickets = stored(root, "ticket").join(stored(root, "sentiment"), on=["ticket_id", "date"], suffix="_s")
+def scored_tickets(root: Path) -> pl.DataFrame:
+    return stored(root, "ticket").join(stored(root, "sentiment"), on=["ticket_id", "date"], suffix="_s")
+
+
+def expected_analytics(root: Path, keys: dict[str, pl.Expr]) -> pl.DataFrame:
+    """The analytics roll-up by ``keys`` (column -> expression) recomputed in polars from the ticket and sentiment files."""
+    tickets = scored_tickets(root)
     hours = (pl.col("resolved_at") - pl.col("created_at")).dt.total_microseconds() / 3.6e9
     return (
-        tickets.group_by(key.alias(column))
+        tickets.group_by(*(key.alias(column) for column, key in keys.items()))
         .agg(
             tickets=pl.len(),
             **{label: (pl.col("label") == label).sum() for label in ("positive", "neutral", "negative")},
@@ -225,10 +230,11 @@ def expected_analytics(root: Path, column: str, key: pl.Expr) -> pl.DataFrame:
             ).sum(),
             median_hours_to_resolve=hours.filter(pl.col("resolved_at") >= pl.col("created_at")).median(),
         )
-        .sort(column, nulls_last=True)
+        .sort(list(keys), nulls_last=True)
     )
 
 
+UTC_CREATED = pl.col("created_at").dt.convert_time_zone("UTC")
 GROUPS = {
     "day": ("date", pl.col("date")),
     "week": ("week", pl.col("date").dt.truncate("1w")),
@@ -237,13 +243,16 @@ GROUPS = {
     "product": ("product", pl.col("product")),
     "agent": ("agent_id", pl.col("agent_id")),
     "trajectory": ("trajectory", pl.col("trajectory")),
+    "weekday": ("weekday", UTC_CREATED.dt.weekday()),
+    "hour": ("hour", UTC_CREATED.dt.hour()),
+    "total": ("total", pl.lit("all tickets")),
 }
 
 
 @pytest.mark.parametrize("group_by", list(GROUPS))
 def test_analytics_every_grouping_and_metric_match_a_recomputation(api, group_by):
     column, key = GROUPS[group_by]
-    expected = expected_analytics(api["root"], column, key)
+    expected = expected_analytics(api["root"], {column: key})
     for fmt in ("json", "parquet"):
         answer = ok(get(api, "/v1/analytics/sentiment", **SPAN, group_by=group_by, format=fmt))
         got = pl.DataFrame(answer.json()["rows"]) if fmt == "json" else pl.read_parquet(answer.content)
@@ -258,7 +267,7 @@ def test_analytics_every_grouping_and_metric_match_a_recomputation(api, group_by
 @pytest.mark.parametrize("metric", ["negative", "avg_csat", "median_hours_to_resolve"])
 def test_analytics_top_n_by_any_metric(api, metric):
     expected = (
-        expected_analytics(api["root"], "product", pl.col("product"))
+        expected_analytics(api["root"], {"product": pl.col("product")})
         .sort([metric, "product"], descending=[True, False], nulls_last=True)
         .head(3)
     )
@@ -266,7 +275,70 @@ def test_analytics_top_n_by_any_metric(api, metric):
     assert [r["product"] for r in rows] == expected.get_column("product").to_list()
     assert [r[metric] for r in rows] == pytest.approx(expected.get_column(metric).to_list())
     ascending = ok(get(api, "/v1/analytics/sentiment", **SPAN, group_by="product", order_by=metric, limit=1)).json()["rows"]
-    assert ascending[0][metric] == expected_analytics(api["root"], "product", pl.col("product")).get_column(metric).min()
+    assert ascending[0][metric] == expected_analytics(api["root"], {"product": pl.col("product")}).get_column(metric).min()
+
+
+@pytest.mark.parametrize("groups", [("day", "channel"), ("weekday", "hour"), ("product", "trajectory")])
+def test_analytics_by_several_groupings_match_a_recomputation(api, groups):
+    expected = expected_analytics(api["root"], dict(GROUPS[g] for g in groups))
+    got = pl.DataFrame(ok(get(api, "/v1/analytics/sentiment", **SPAN, group_by=list(groups))).json()["rows"])
+    assert got.columns == expected.columns and got.height == expected.height > 1
+    for column in expected.columns:
+        want, have = expected.get_column(column).cast(pl.String).to_list(), got.get_column(column).cast(pl.String).to_list()
+        if expected.schema[column].is_numeric() and column not in ("weekday", "hour"):
+            assert got.get_column(column).to_list() == pytest.approx(expected.get_column(column).to_list(), abs=1e-9, nan_ok=True)
+        else:
+            assert have == want, column
+    refused = get(api, "/v1/analytics/sentiment", **SPAN, group_by=["day", "day"])
+    assert refused.status_code == 400 and "group_by" in refused.json()["message"]
+
+
+def test_tickets_of_a_selection_most_negative_first_with_their_total(api):
+    tickets = scored_tickets(api["root"])
+    mentions = stored(api["root"], "entity").filter(pl.col("type") == "error_code")
+    code = mentions.group_by("normalized").len().sort(["len", "normalized"], descending=[True, False]).item(0, "normalized")
+    order = ["compound", "created_at", "ticket_id"]
+    selections = {
+        (("product", "CLOUDSYNC"), ("label", "negative")): tickets.filter(
+            (pl.col("product").str.to_lowercase() == "cloudsync") & (pl.col("label") == "negative")
+        ),
+        (("entity_type", "error_code"), ("entity", code.lower())): tickets.join(
+            mentions.filter(pl.col("normalized") == code).select("ticket_id", "date").unique(), on=["ticket_id", "date"]
+        ),
+    }
+    for selection, want in selections.items():
+        want = want.sort(order, descending=[False, True, False])
+        answer = ok(get(api, "/v1/tickets", **SPAN, **dict(selection), limit=5)).json()
+        assert answer["total"] == want.height > 0 and answer["missing_days"] == [NEVER], selection
+        assert [r["ticket_id"] for r in answer["rows"]] == want.get_column("ticket_id").head(5).to_list()
+        assert list(answer["rows"][0]) == [
+            "date",
+            "ticket_id",
+            "created_at",
+            "subject",
+            "channel",
+            "product",
+            "agent_id",
+            "status",
+            "csat",
+            "label",
+            "compound",
+            "trajectory",
+        ]
+    assert get(api, "/v1/tickets", **SPAN, entity=code).status_code == 400  # a value without its type
+    assert get(api, "/v1/tickets", **SPAN, label="angry").status_code == 422
+
+
+def test_the_dashboard_page_and_its_files_come_from_installed_packages(api):
+    page = requests.get(api["url"] + "/", timeout=10)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    scripts = re.findall(r'src="([^"]+)"', page.text)
+    assert scripts == ["/dashboard/plotly.min.js", "/dashboard/dashboard.js"] and "http" not in page.text.split("<body>")[0]
+    plotly_js = requests.get(api["url"] + scripts[0], timeout=10)
+    shipped = Path(importlib.util.find_spec("plotly").origin).parent / "package_data" / "plotly.min.js"
+    assert plotly_js.status_code == 200 and plotly_js.content == shipped.read_bytes()
+    assert requests.get(api["url"] + "/dashboard/../keys.sqlite", timeout=10).status_code == 404
+    assert requests.get(api["url"] + "/dashboard/nope.js", timeout=10).status_code == 404
 
 
 def test_analytics_filters_ignore_case_and_bad_options_are_refused(api):

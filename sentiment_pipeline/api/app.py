@@ -21,7 +21,7 @@ from sentiment_pipeline.api.deps import ApiState
 from sentiment_pipeline.api.errors import Limits, register_error_handlers
 from sentiment_pipeline.api.keys import KeyStore
 from sentiment_pipeline.api.reads import Reader
-from sentiment_pipeline.api.routers import analytics, health, tables, tickets
+from sentiment_pipeline.api.routers import analytics, dashboard, health, tables, tickets
 
 CACHE_SECONDS = 300
 
@@ -36,7 +36,7 @@ def create_app(
         title="sentiment_pipeline read API",
         version=__version__,
         description=__doc__,
-        openapi_tags=[{"name": "health"}, {"name": "tables"}, {"name": "analytics"}, {"name": "tickets"}],
+        openapi_tags=[{"name": "health"}, {"name": "tables"}, {"name": "analytics"}, {"name": "tickets"}, {"name": "dashboard"}],
     )
     app.state.api = ApiState(
         reader=reader,
@@ -48,6 +48,6 @@ def create_app(
     )
     app.add_middleware(Limits)
     register_error_handlers(app)
-    for module in (health, tables, analytics, tickets):
+    for module in (health, tables, analytics, tickets, dashboard):
         app.include_router(module.router)
     return app

@@ -4,7 +4,7 @@ passed as a parameter (never spliced into SQL text), results as polars frames.""
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
@@ -31,6 +31,7 @@ MAX_LIMIT = 10_000
 MAX_RANGE_DAYS = 366 * 3
 DAY = "make_date(t.year, t.month, t.day)"
 GROUPINGS = {  # group_by -> (output column, SQL over t = ticket, s = sentiment); `date` is the UTC partition day
+    "total": ("total", "'all tickets'"),  # the whole range as one group: its headline numbers
     "day": ("date", DAY),
     "week": ("week", f"date_trunc('week', {DAY})::date"),  # the ISO week's Monday
     "month": ("month", f"date_trunc('month', {DAY})::date"),
@@ -38,6 +39,8 @@ GROUPINGS = {  # group_by -> (output column, SQL over t = ticket, s = sentiment)
     "product": ("product", "t.product"),
     "agent": ("agent_id", "t.agent_id"),
     "trajectory": ("trajectory", "s.trajectory"),
+    "weekday": ("weekday", "isodow(timezone('UTC', t.created_at))"),  # 1 = Monday, of created_at in UTC
+    "hour": ("hour", "hour(timezone('UTC', t.created_at))"),  # 0-23, of created_at in UTC
 }
 METRICS = ("tickets", "positive", "neutral", "negative", "share_negative", "avg_compound", "avg_csat", "solved", "median_hours_to_resolve")
 TICKET_FIELDS = list(TICKET_CANONICAL)  # what a ticket shows; custom fields only when asked for
@@ -49,6 +52,18 @@ PARTITION_COLUMNS = ("year", "month", "day")
 def _without(row: dict | None, keys: tuple[str, ...]) -> dict | None:
     """A stored row for the caller: without ``keys`` and the hive partition columns."""
     return None if row is None else {k: v for k, v in row.items() if k not in keys and k not in PARTITION_COLUMNS}
+
+
+@dataclass(frozen=True)
+class TicketSelection:
+    """Which tickets: each given field must match (ignoring case); an entity is its type and normalized value."""
+
+    product: str | None = None
+    channel: str | None = None
+    agent: str | None = None
+    label: str | None = None
+    entity_type: str | None = None
+    entity: str | None = None
 
 
 @dataclass(frozen=True)
@@ -313,7 +328,7 @@ class Reader:
     def sentiment(
         self,
         days: DateRange,
-        group_by: str,
+        group_by: str | tuple[str, ...],
         product: str | None = None,
         channel: str | None = None,
         trajectory: str | None = None,
@@ -322,23 +337,27 @@ class Reader:
         desc: bool = False,
         limit: int | None = None,
     ) -> pl.DataFrame:
-        """Tickets of the range grouped by ``group_by`` with every metric of ``METRICS`` (the
-        aggregates' own expressions), from the ticket and sentiment partitions in one DuckDB
-        query; filters ignore case."""
-        if group_by not in GROUPINGS:
-            raise BadRequest(f"group_by must be one of {', '.join(GROUPINGS)}")
+        """Tickets of the range grouped by ``group_by`` (one grouping or several: day and
+        channel, weekday and hour) with every metric of ``METRICS`` (the aggregates' own
+        expressions), from the ticket and sentiment partitions in one DuckDB query; filters
+        ignore case."""
+        groups = (group_by,) if isinstance(group_by, str) else tuple(group_by)
+        unknown = [g for g in groups if g not in GROUPINGS]
+        if unknown or not groups or len(set(groups)) < len(groups):
+            raise BadRequest(f"group_by must be one or more different ones of {', '.join(GROUPINGS)}")
         if trajectory is not None and trajectory not in TRAJECTORIES:
             raise BadRequest(f"trajectory must be one of {', '.join(TRAJECTORIES)}")
-        column, key = GROUPINGS[group_by]
-        output = [column, *METRICS]
+        columns = [GROUPINGS[g][0] for g in groups]
+        output = [*columns, *METRICS]
         if order_by is not None and order_by not in output:
             raise BadRequest(f"cannot order by {order_by!r}; order_by is one of {', '.join(output)}")
         if limit is not None and not 1 <= limit <= MAX_LIMIT:
             raise BadRequest(f"limit must be 1..{MAX_LIMIT}")
         order = [f"{order_by} {'desc' if desc else 'asc'} nulls last"] if order_by else []
-        order += [f"{column} nulls last"] if order_by != column else []
+        order += [f"{column} nulls last" for column in columns if column != order_by]
+        keys = ", ".join(f"{GROUPINGS[g][1]} as {GROUPINGS[g][0]}" for g in groups)
         sql = f"""
-            select {key} as {column}, {aggregates.metrics(*METRICS)}
+            select {keys}, {aggregates.metrics(*METRICS)}
             from (select ticket_id, year, month, day, channel, product, agent_id, status, csat, created_at, resolved_at from {{ticket}}) t
             join (select ticket_id, year, month, day, label, compound, trajectory from {{sentiment}}) s using (ticket_id, year, month, day)
             where ($product is null or lower(t.product) = lower($product)) and ($channel is null or lower(t.channel) = lower($channel))
@@ -350,6 +369,42 @@ class Reader:
         found = self._query(sql, ("ticket", "sentiment"), params, days)
         counts = ["tickets", "positive", "neutral", "negative", "solved"]
         return found.with_columns(pl.col(counts).cast(pl.Int64)) if found.height else pl.DataFrame(schema=dict.fromkeys(output))
+
+    def tickets(self, days: DateRange, selection: TicketSelection, limit: int = 50, offset: int = 0) -> Page:
+        """The tickets of a selection (product, channel, agent, label, an entity they mention),
+        most negative first, with their scores: what lies behind a number or a flag."""
+        if not 1 <= limit <= MAX_LIMIT or offset < 0:
+            raise BadRequest(f"limit must be 1..{MAX_LIMIT} and offset at least 0")
+        if selection.label is not None and selection.label not in SENTIMENT_LABELS:
+            raise BadRequest(f"label must be one of {', '.join(SENTIMENT_LABELS)}")
+        if (selection.entity_type is None) != (selection.entity is None):
+            raise BadRequest("entity_type and entity go together: the type (e.g. error_code) and its normalized value")
+        mentioning = (
+            """ and exists (select 1 from {entity} e where e.ticket_id = t.ticket_id and e.year = t.year and e.month = t.month
+                and e.day = t.day and lower(e.type) = lower($entity_type) and lower(e.normalized) = lower($entity))"""
+            if selection.entity is not None
+            else ""
+        )
+        rows = f"""
+            (select make_date(t.year, t.month, t.day) as date, t.ticket_id, t.created_at, t.subject, t.channel, t.product,
+                    t.agent_id, t.status, t.csat, s.label, s.compound, s.trajectory
+             from (select ticket_id, year, month, day, created_at, subject, channel, product, agent_id, status, csat from {{ticket}}) t
+             join (select ticket_id, year, month, day, label, compound, trajectory from {{sentiment}}) s
+               using (ticket_id, year, month, day)
+             where ($product is null or lower(t.product) = lower($product)) and ($channel is null or lower(t.channel) = lower($channel))
+               and ($agent is null or lower(t.agent_id) = lower($agent)) and ($label is null or s.label = $label){mentioning})
+        """
+        params = asdict(selection)
+        assets = ("ticket", "sentiment", "entity")
+        if selection.entity is None:  # DuckDB refuses a parameter the query does not use
+            del params["entity_type"], params["entity"]
+            assets = ("ticket", "sentiment")
+        sql = f"select * from {rows} order by compound, created_at desc, ticket_id limit $limit offset $offset"
+        frame = self._query(sql, assets, {**params, "limit": limit, "offset": offset}, days)
+        if not frame.width:
+            return Page(pl.DataFrame(), 0)
+        total = self._query(f"select count(*) from {rows}", assets, params, days).item()
+        return Page(frame, total)
 
     def question(self, query: nlq.Query, days: DateRange) -> tuple[str, dict, pl.DataFrame]:
         """A question's one query over the range's files: the SQL (assets named), its parameters, the

@@ -34,12 +34,13 @@ def analytics(
     start: Start = None,
     end: End = None,
     group_by: Annotated[
-        Literal[tuple(GROUPINGS)],
+        list[Literal[tuple(GROUPINGS)]],
         Query(
             description="day (column `date`), week (`week`: its Monday), month (`month`: its first day), channel, product, "
-            "agent (`agent_id`) or trajectory"
+            "agent (`agent_id`), trajectory, weekday (1 = Monday) or hour (0-23) of created_at in UTC; repeat it to group by "
+            "several (group_by=day&group_by=channel)"
         ),
-    ] = "day",
+    ] = ["day"],  # noqa: B006 (FastAPI copies a query default)
     product: Annotated[str | None, Query(max_length=200)] = None,
     channel: Annotated[str | None, Query(max_length=50)] = None,
     agent: Annotated[str | None, Query(max_length=200, description="only this agent_id's tickets")] = None,
@@ -55,13 +56,14 @@ def analytics(
     fmt: Fmt = "json",
 ) -> Response:
     days = DateRange.parse(start, end)
+    group_by = tuple(group_by)
     parts = ("analytics", days, group_by, product, channel, agent, trajectory, order_by, desc, limit)
 
     def build() -> tuple[bytes, dict[str, str]]:
         missing = state.reader.missing_days(("ticket", "sentiment"), days)
         frame = state.reader.sentiment(days, group_by, product, channel, trajectory, agent, order_by=order_by, desc=desc, limit=limit)
         extra = {"start": days.start.isoformat(), "end": days.end.isoformat(), "missing_days": missing}
-        return download(frame, key, fmt, f"sentiment_by_{group_by}_{days.start}_{days.end}", extra)
+        return download(frame, key, fmt, f"sentiment_by_{'_'.join(group_by)}_{days.start}_{days.end}", extra)
 
     return state.cached(parts, ("ticket", "sentiment"), key, fmt, build)
 

@@ -11,9 +11,9 @@ from fastapi.responses import Response
 from sentiment_pipeline.api.deps import Caller, End, Fmt, Start, State, caller
 from sentiment_pipeline.api.errors import ERRORS
 from sentiment_pipeline.api.masking import mask_ticket
-from sentiment_pipeline.api.models import SearchRows, Ticket, answers
-from sentiment_pipeline.api.reads import DateRange
-from sentiment_pipeline.api.render import frame_response, iso_utc
+from sentiment_pipeline.api.models import Rows, SearchRows, Ticket, answers
+from sentiment_pipeline.api.reads import MAX_LIMIT, DateRange, TicketSelection
+from sentiment_pipeline.api.render import download, frame_response, iso_utc
 from sentiment_pipeline.api.routers.tables import MAX_OFFSET
 
 router = APIRouter(prefix="/v1", tags=["tickets"], dependencies=[Depends(caller)], responses=ERRORS)  # no /v1 route can skip the key check
@@ -30,6 +30,40 @@ def ticket(state: State, key: Caller, ticket_id: Annotated[str, Path(max_length=
         return json.dumps(found if "pii" in key.scopes else mask_ticket(found)).encode()
 
     return state.cached(("ticket", ticket_id, custom_fields), ("ticket", "sentiment", "entity"), key, "json", build)
+
+
+@router.get(
+    "/tickets",
+    responses=answers(Rows, "csv", "parquet"),
+    summary="The tickets of a selection (product, channel, agent, label, an entity they mention), most negative first, "
+    "with their scores: what lies behind a number or a flagged spike",
+)
+def tickets(
+    state: State,
+    key: Caller,
+    start: Start = None,
+    end: End = None,
+    product: Annotated[str | None, Query(max_length=200)] = None,
+    channel: Annotated[str | None, Query(max_length=50)] = None,
+    agent: Annotated[str | None, Query(max_length=200, description="agent_id")] = None,
+    label: Annotated[Literal["positive", "neutral", "negative"] | None, Query()] = None,
+    entity_type: Annotated[str | None, Query(max_length=50, description="with entity: tickets mentioning it (e.g. error_code)")] = None,
+    entity: Annotated[str | None, Query(max_length=200, description="with entity_type: its normalized value (e.g. E2210)")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    fmt: Fmt = "json",
+) -> Response:
+    days = DateRange.parse(start, end)
+    selection = TicketSelection(product, channel, agent, label, entity_type, entity)
+    assets = ("ticket", "sentiment", "entity")
+
+    def build() -> tuple[bytes, dict[str, str]]:
+        missing = state.reader.missing_days(("ticket", "sentiment"), days)
+        page = state.reader.tickets(days, selection, limit, offset)
+        extra = {"start": days.start.isoformat(), "end": days.end.isoformat(), "total": page.total, "missing_days": missing}
+        return download(page.frame, key, fmt, f"tickets_{days.start}_{days.end}", extra)
+
+    return state.cached(("tickets", days, selection, limit, offset), assets, key, fmt, build)
 
 
 @router.get(
