@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO_DAYS ?= 3
 export DAGSTER_HOME := $(CURDIR)/.dagster
 
-.PHONY: install demo dev test test-fast lint format bench clean
+.PHONY: install browser demo dashboard dev test test-fast lint format bench clean
 
 install: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 
@@ -31,13 +31,24 @@ demo: install
 	@echo "Read API:              $(BIN)/sentiment-pipeline api-key create --name me && $(BIN)/sentiment-pipeline serve"
 	@echo "                       (then http://127.0.0.1:8000/docs)"
 
+# A fresh API key (printed once) and the read API with the dashboard at http://127.0.0.1:8000/.
+dashboard: install
+	@$(BIN)/sentiment-pipeline api-key create --name "dashboard-$$(date +%Y%m%d-%H%M%S)"
+	@echo "Paste the key above into http://127.0.0.1:8000/ (it stays in that browser tab only)."
+	$(BIN)/sentiment-pipeline serve --host 127.0.0.1 --port 8000
+
 dev: install
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 # A native crash (pytest killed by a signal, seen once: a segfault inside a test using S3)
 # is printed with its traceback and the suite runs once more; a second crash or any test
 # failure fails the target.
-test: install lint
+# The dashboard test drives Debian's Chromium (Playwright with the system browser: nothing is
+# downloaded at run time); installed here where missing.
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+test: install lint browser
 	@$(BIN)/pytest -q; status=$$?; \
 	if [ $$status -gt 128 ]; then \
 		echo "pytest was killed by signal $$((status - 128)) (a native crash, traceback above): running the suite once more"; \
