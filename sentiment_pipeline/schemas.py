@@ -105,6 +105,7 @@ AGGREGATES: dict[str, dict[str, pl.DataType]] = {
         "normalized": pl.String(),
         "mentions": pl.Int64(),
         "tickets": pl.Int64(),
+        "negative": pl.Int64(),
         "avg_compound": pl.Float64(),
     },
     "daily_agent_summary": {

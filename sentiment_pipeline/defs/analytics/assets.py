@@ -20,7 +20,7 @@ DESCRIPTIONS = {
     ),
     "daily_entity_mentions": (
         "Day x entity type x normalized value: mentions (every mention), tickets (distinct tickets), "
-        "avg_compound over those distinct tickets."
+        "negative (those tickets labelled negative), avg_compound over those distinct tickets."
     ),
     "daily_agent_summary": (
         "Day x agent: tickets, solved (resolved_at set or status solved/resolved/closed), "
