@@ -149,6 +149,7 @@ ASSETS: dict[str, dict[str, pl.DataType]] = {
     "sentiment": SENTIMENT,
     "entity": ENTITY,
     **AGGREGATES,
+    "sentiment_alerts": SENTIMENT_ALERTS,
 }
 
 DESCRIPTIONS: dict[str, str] = {

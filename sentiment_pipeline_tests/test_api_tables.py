@@ -112,7 +112,8 @@ def test_every_table_reads_alike_as_json_csv_and_parquet(api, name):
     expected = stored(api["root"], name)
     as_json = ok(get(api, f"/v1/tables/{name}", **SPAN, limit=10_000)).json()
     assert as_json["total"] == as_json["count"] == expected.height and as_json["missing_days"] == [NEVER]
-    assert list(as_json["rows"][0]) == shown(name)
+    if expected.height:  # sentiment_alerts has no row here (no spike in two sample days): CSV and Parquet show its columns
+        assert list(as_json["rows"][0]) == shown(name)
     for fmt in ("csv", "parquet"):
         answer = ok(get(api, f"/v1/tables/{name}", **SPAN, limit=10_000, format=fmt))
         assert answer.headers["content-disposition"] == f'attachment; filename="{name}_2025-01-02_2025-01-06.{fmt}"'

@@ -1,17 +1,27 @@
 """Spikes of negative sentiment: the core against a plain-Python recomputation (loops and a
 beta-binomial tail summed term by term from ``math.lgamma``) on planted spikes, its false-flag
-rate on pure noise, its minimums on thin data."""
+rate on pure noise, its minimums on thin data; then the ``sentiment_alerts`` asset over a
+lake the pipeline materialized, its WARN check and its one webhook post per new spike."""
 
+import logging
 from collections import defaultdict
 from datetime import date, timedelta
 from math import exp, lgamma
 
+import dagster as dg
 import numpy as np
 import polars as pl
 import pytest
 
 from sentiment_pipeline import spikes
+from sentiment_pipeline.api.reads import DateRange, Reader
+from sentiment_pipeline.defs.alerts import WEBHOOK_URL_VARIABLE, notify_spikes
+from sentiment_pipeline.defs.analytics.assets import sentiment_alerts
 from sentiment_pipeline.schemas import SENTIMENT_ALERTS
+from sentiment_pipeline.settings import lake_roots
+
+from .helpers import materialize, read_partition, run_whole_graph
+from .serving import free_port
 
 ALPHA = spikes.DEFAULT_ALPHA
 GROUP = ("dimension", "entity_type", "value")
@@ -207,3 +217,113 @@ def test_window_covers_each_day_and_its_baseline():
     assert spikes.window_keys(["2025-03-01", "2025-03-03"])[0] == "2025-02-01"
     assert len(spikes.window_keys(["2025-03-01", "2025-03-03"])) == 31
     assert spikes.baseline_keys("2025-03-01") == [(date(2025, 2, 1) + timedelta(days=n)).isoformat() for n in range(28)]
+
+
+# --- the webhook ---------------------------------------------------------------------------
+
+FLAG = {
+    "date": START,
+    "dimension": "product",
+    "entity_type": None,
+    "value": "CloudSync",
+    "tickets": 20,
+    "negative": 15,
+    "share_negative": 0.75,
+    "baseline_tickets": 60,
+    "baseline_negative": 6,
+    "baseline_share": 0.1,
+    "lift": 7.5,
+    "p_value": 1e-9,
+    "threshold": 0.002,
+    "tested": 5,
+}
+
+
+@pytest.mark.parametrize("target", ["closed port", "http 500", "unset"])
+def test_a_failed_or_missing_webhook_is_logged_never_raised(webhook, monkeypatch, caplog, target):
+    url, received = webhook
+    if target == "unset":
+        monkeypatch.delenv(WEBHOOK_URL_VARIABLE, raising=False)
+    else:
+        base = f"http://127.0.0.1:{free_port()}" if target == "closed port" else url
+        monkeypatch.setenv(WEBHOOK_URL_VARIABLE, f"{base}/hooks/secret-token/500")
+    with caplog.at_level(logging.INFO):
+        outcome = notify_spikes(logging.getLogger("test"), "run1", [FLAG])
+    assert "secret-token" not in outcome and "secret-token" not in caplog.text
+    if target == "unset":
+        assert "no webhook configured" in outcome and received == []
+    else:
+        assert outcome.startswith("could not post 1 new spike(s)") and caplog.records[-1].levelno == logging.WARNING
+        assert len(received) == (1 if target == "http 500" else 0)
+
+
+# --- the asset over a materialized lake ------------------------------------------------------
+
+BASELINE_DAYS, SPIKE_DAY = ["2025-03-01", "2025-03-02"], "2025-03-03"
+NEGATIVE_TEXT = "Still waiting for my refund, I was charged twice and nobody answers. This is unacceptable."
+POSITIVE_TEXT = "Thanks a lot, it works now. Great support!"
+# (tickets, negatives) per product and day: CloudSync turns bad on the spike day, StreamBox does not.
+PLAN = {day: {"CloudSync": (30, 3), "StreamBox 4K": (30, 3)} for day in BASELINE_DAYS} | {
+    SPIKE_DAY: {"CloudSync": (20, 15), "StreamBox 4K": (20, 2)}
+}
+
+
+def landing_csv(day: str) -> str:
+    lines = ["ticket_id,created_at,subject,body,channel,product"]
+    for product, (tickets, negatives) in PLAN[day].items():
+        for n in range(tickets):
+            text = NEGATIVE_TEXT if n < negatives else POSITIVE_TEXT
+            channel = ("email", "chat")[n % 2]
+            lines.append(f'{product[:2]}{day}-{n},{day}T{8 + n % 10:02}:00:00Z,About {product},"{product}: {text}",{channel},{product}')
+    return "\n".join(lines) + "\n"
+
+
+def spike_check(result: dg.ExecuteInProcessResult) -> dg.AssetCheckEvaluation:
+    [evaluation] = [e for e in result.get_asset_check_evaluations() if e.check_name == "no_spikes"]
+    return evaluation
+
+
+def test_asset_flags_the_planted_day_warns_and_posts_new_flags_once(local_storage, webhook, monkeypatch):
+    url, received = webhook
+    monkeypatch.setenv(WEBHOOK_URL_VARIABLE, f"{url}/hooks/secret")
+    for day in PLAN:
+        (local_storage / "landing" / day).mkdir(parents=True)
+        (local_storage / "landing" / day / "tickets.csv").write_text(landing_csv(day))
+
+    first = run_whole_graph({"dagster/asset_partition_range_start": BASELINE_DAYS[0], "dagster/asset_partition_range_end": SPIKE_DAY})
+
+    assert first.success
+    labels = read_partition("sentiment", SPIKE_DAY).join(read_partition("ticket", SPIKE_DAY), on="ticket_id")
+    assert labels.filter(pl.col("product") == "CloudSync").get_column("label").value_counts().sort("label").rows() == [
+        ("negative", 15),
+        ("positive", 5),
+    ]  # the classifier read the planted texts as planted
+    root = lake_roots().storage_root
+    counts, _ = spikes.read_counts(root, [*BASELINE_DAYS, SPIKE_DAY])
+    for day in PLAN:
+        flags = read_partition("sentiment_alerts", day).drop("partition_date")
+        same_flags(flags, expected_flags(counts.to_dicts(), date.fromisoformat(day), ALPHA))
+    flags = as_dict(read_partition("sentiment_alerts", SPIKE_DAY))
+    print("flags of the planted day:", {group: row["p_value"] for group, row in flags.items()})
+    assert {("product", None, "CloudSync"), ("entity", "product", "CloudSync")} <= set(flags)
+    assert not any(group[-1] == "StreamBox 4K" for group in flags)
+
+    check = spike_check(first)
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert check.metadata["days_failing"].value == 1 and check.metadata["new_flags"].value == len(flags)
+    listed = check.metadata["failures"].value
+    assert f"- {SPIKE_DAY}: " in listed and "product CloudSync: 75% negative (15/20) vs 10% over the 28 days before (6/60), p=" in listed
+    assert check.metadata["notification"].value == f"posted {len(flags)} new spike(s) to the webhook"
+    [alert] = received
+    assert {(s["date"], s["dimension"], s["value"]) for s in alert["spikes"]} == {(SPIKE_DAY, g[0], g[2]) for g in flags}
+    assert alert["text"].startswith(f"{len(flags)} new spike(s) of negative tickets") and "CloudSync" in alert["text"]
+
+    again = materialize([sentiment_alerts], partition_key=SPIKE_DAY)
+
+    assert again.success and len(received) == 1  # the day's flags were already known: nothing posted twice
+    assert spike_check(again).metadata["new_flags"].value == 0 and not spike_check(again).passed
+    assert as_dict(read_partition("sentiment_alerts", SPIKE_DAY)).keys() == flags.keys()
+    [materialization] = again.asset_materializations_for_node("sentiment_alerts")
+    assert materialization.metadata["baseline_days_present"].value == 2
+    page = Reader(root).table("sentiment_alerts", DateRange.parse(SPIKE_DAY, SPIKE_DAY))
+    assert page.total == len(flags) and page.frame.columns == list(SENTIMENT_ALERTS)
