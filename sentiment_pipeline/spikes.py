@@ -181,8 +181,10 @@ def new_flags(flags: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
 
 
 def describe(flag: dict) -> str:
-    """A flag in one line for people: the group, today's share against the baseline's, p."""
-    group = f"{flag['entity_type']} {flag['value']}" if flag["dimension"] == "entity" else f"{flag['dimension']} {flag['value']}"
+    """A flag in one line for people: the group ("product X" is the ticket's product field,
+    "entity product X" a mention in its text), today's share against the baseline's, p."""
+    kind = f"entity {flag['entity_type']}" if flag["dimension"] == "entity" else flag["dimension"]
+    group = f"{kind} {flag['value']}"
     return (
         f"{group}: {flag['share_negative']:.0%} negative ({flag['negative']}/{flag['tickets']}) "
         f"vs {flag['baseline_share']:.0%} over the {BASELINE_DAYS} days before ({flag['baseline_negative']}/{flag['baseline_tickets']}), "

@@ -312,7 +312,10 @@ def test_asset_flags_the_planted_day_warns_and_posts_new_flags_once(local_storag
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
     assert check.metadata["days_failing"].value == 1 and check.metadata["new_flags"].value == len(flags)
     listed = check.metadata["failures"].value
-    assert f"- {SPIKE_DAY}: " in listed and "product CloudSync: 75% negative (15/20) vs 10% over the 28 days before (6/60), p=" in listed
+    [line] = listed.splitlines()
+    described = line.removeprefix(f"- {SPIKE_DAY}: ").split("; ")
+    assert "product CloudSync: 75% negative (15/20) vs 10% over the 28 days before (6/60), p=6.5e-08" in described
+    assert "entity product CloudSync: 75% negative (15/20) vs 10% over the 28 days before (6/60), p=6.5e-08" in described
     assert check.metadata["notification"].value == f"posted {len(flags)} new spike(s) to the webhook"
     [alert] = received
     assert {(s["date"], s["dimension"], s["value"]) for s in alert["spikes"]} == {(SPIKE_DAY, g[0], g[2]) for g in flags}
