@@ -12,6 +12,8 @@ Definitions (also in each asset's description):
 - avg_csat: mean csat over the tickets that have one (null if none has).
 - mentions vs tickets: every mention counts; ``tickets`` counts distinct tickets.
 - avg_compound of an entity: the mean over the distinct tickets that mention it.
+- negative of an entity: the distinct tickets that mention it and are labelled negative
+  (what ``sentiment_alerts`` tests against the entity's baseline).
 - solved: the ticket has a ``resolved_at`` or a status of solved/resolved/closed.
 - median_hours_to_resolve: median of resolved_at - created_at, over tickets with a
   ``resolved_at`` at or after ``created_at``.
@@ -72,6 +74,7 @@ QUERIES: dict[str, str] = {
         select $day as date, p.type, p.normalized,
                sum(p.mentions) as mentions,
                count(*) as tickets,
+               count(*) filter (where s.label = 'negative') as negative,
                avg(s.compound) as avg_compound
         from per_ticket p left join {sentiment} s using (ticket_id)
         group by all

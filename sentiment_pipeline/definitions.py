@@ -3,7 +3,7 @@
 import dagster as dg
 
 from sentiment_pipeline.defs.alerts import run_failure_alert
-from sentiment_pipeline.defs.analytics.assets import analytics
+from sentiment_pipeline.defs.analytics.assets import analytics, sentiment_alerts
 from sentiment_pipeline.defs.automation import daily_pipeline, daily_pipeline_schedule, landing_sensor
 from sentiment_pipeline.defs.enrich.assets import comment, entity, sentiment
 from sentiment_pipeline.defs.ingest.assets import ingest
@@ -11,7 +11,7 @@ from sentiment_pipeline.defs.resources import pipeline_resources
 from sentiment_pipeline.defs.retention import retention
 
 defs = dg.Definitions(
-    assets=[ingest, comment, sentiment, entity, *analytics],
+    assets=[ingest, comment, sentiment, entity, *analytics, sentiment_alerts],
     jobs=[daily_pipeline, retention],
     schedules=[daily_pipeline_schedule],
     sensors=[landing_sensor, run_failure_alert],

@@ -105,6 +105,7 @@ AGGREGATES: dict[str, dict[str, pl.DataType]] = {
         "normalized": pl.String(),
         "mentions": pl.Int64(),
         "tickets": pl.Int64(),
+        "negative": pl.Int64(),
         "avg_compound": pl.Float64(),
     },
     "daily_agent_summary": {
@@ -121,6 +122,24 @@ AGGREGATES: dict[str, dict[str, pl.DataType]] = {
         "turnaround_share": pl.Float64(),
     },
 }
+# One row per flagged group and day: a spike of negative tickets against the group's own
+# 28 days before (``spikes.py`` says how it is tested).
+SENTIMENT_ALERTS: dict[str, pl.DataType] = {
+    "date": pl.Date(),
+    "dimension": pl.String(),
+    "entity_type": pl.String(),
+    "value": pl.String(),
+    "tickets": pl.Int64(),
+    "negative": pl.Int64(),
+    "share_negative": pl.Float64(),
+    "baseline_tickets": pl.Int64(),
+    "baseline_negative": pl.Int64(),
+    "baseline_share": pl.Float64(),
+    "lift": pl.Float64(),
+    "p_value": pl.Float64(),
+    "threshold": pl.Float64(),
+    "tested": pl.Int64(),
+}
 # Every asset the project writes, with its fixed columns (``ticket`` also has the custom
 # fields of the day's exports after these).
 ASSETS: dict[str, dict[str, pl.DataType]] = {
@@ -130,6 +149,7 @@ ASSETS: dict[str, dict[str, pl.DataType]] = {
     "sentiment": SENTIMENT,
     "entity": ENTITY,
     **AGGREGATES,
+    "sentiment_alerts": SENTIMENT_ALERTS,
 }
 
 DESCRIPTIONS: dict[str, str] = {
@@ -168,4 +188,14 @@ DESCRIPTIONS: dict[str, str] = {
     "opened_negative": "Tickets whose customer's first message was negative.",
     "turnaround_share": "Of the tickets that opened negative, the share whose customer's last message was not negative.",
     "raw": "The rejected row as it was in the file (for a file-level reject: its first bytes).",
+    "dimension": "What kind of group was flagged: product (the ticket's product), channel (its channel) or entity (a value named in its text).",
+    "entity_type": "For an entity: product, error_code or version (null for the other dimensions).",
+    "value": "The group: the product, the channel, or the entity's normalized value.",
+    "baseline_tickets": "The group's tickets over the 28 days before (days never materialized count as none).",
+    "baseline_negative": "Of those, the tickets labelled negative.",
+    "baseline_share": "baseline_negative / baseline_tickets.",
+    "lift": "share_negative / baseline_share (null when the baseline had no negative ticket).",
+    "p_value": "P(at least this many negatives) if the group's rate were its baseline's: beta-binomial, uniform prior updated by the baseline.",
+    "threshold": "alpha / tested (Bonferroni): the p_value at or below which the group is flagged.",
+    "tested": "Groups tested that day (enough tickets and negatives today, and a baseline of at least 28 tickets).",
 }

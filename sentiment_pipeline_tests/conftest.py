@@ -1,6 +1,10 @@
-"""Shared fixtures: storage on a temporary folder, or on moto's S3 *server* on 127.0.0.1."""
+"""Shared fixtures: storage on a temporary folder, or on moto's S3 *server* on 127.0.0.1; a
+webhook receiver on 127.0.0.1."""
 
+import json
+import threading
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
 import pytest
@@ -48,3 +52,27 @@ def local_storage(tmp_path, monkeypatch):
     monkeypatch.setenv("SENTIMENT_STORAGE_ROOT", str(root))
     monkeypatch.delenv("SENTIMENT_LANDING_ROOT", raising=False)
     return root
+
+
+@pytest.fixture
+def webhook():
+    """An HTTP server on a free loopback port recording each POSTed JSON body; a path
+    ending in /500 answers 500."""
+    received = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(500 if self.path.endswith("/500") else 204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", received
+    server.shutdown()
+    server.server_close()
+    thread.join()

@@ -26,6 +26,7 @@ ASSET_GROUPS = {
     "daily_sentiment_summary": "analytics",
     "daily_entity_mentions": "analytics",
     "daily_agent_summary": "analytics",
+    "sentiment_alerts": "analytics",
 }
 
 

@@ -57,7 +57,12 @@ def expected(table: str, day: str) -> pl.DataFrame:
         return (
             per_ticket.join(scores, on="ticket_id", how="left")
             .group_by("type", "normalized")
-            .agg(mentions=pl.col("mentions").sum(), tickets=pl.len(), avg_compound=pl.col("compound").mean())
+            .agg(
+                mentions=pl.col("mentions").sum(),
+                tickets=pl.len(),
+                negative=(pl.col("label") == "negative").sum(),
+                avg_compound=pl.col("compound").mean(),
+            )
             .with_columns(date=date)
         )
     hours = (pl.col("resolved_at") - pl.col("created_at")).dt.total_seconds() / 3600

@@ -113,7 +113,8 @@ def test_every_table_reads_alike_as_json_csv_and_parquet(api, name):
     expected = stored(api["root"], name)
     as_json = ok(get(api, f"/v1/tables/{name}", **SPAN, limit=10_000)).json()
     assert as_json["total"] == as_json["count"] == expected.height and as_json["missing_days"] == [NEVER]
-    assert list(as_json["rows"][0]) == shown(name)
+    if expected.height:  # sentiment_alerts has no row here (no spike in two sample days): CSV and Parquet show its columns
+        assert list(as_json["rows"][0]) == shown(name)
     for fmt in ("csv", "parquet"):
         answer = ok(get(api, f"/v1/tables/{name}", **SPAN, limit=10_000, format=fmt))
         assert answer.headers["content-disposition"] == f'attachment; filename="{name}_2025-01-02_2025-01-06.{fmt}"'
@@ -132,6 +133,13 @@ def test_ticket_custom_fields_come_by_name_across_days_whose_exports_differ(api)
     assert quoted["rows"] == [{"ticket_id": "UTC1", 'say "hi"': "a"}, {"ticket_id": "UTC2", 'say "hi"': "b"}]
     refused = get(api, "/v1/tables/ticket", **SPAN, columns="ticket_id,no_such_field")
     assert refused.status_code == 400 and "'no_such_field'" in refused.json()["message"]
+
+
+def test_columns_of_only_blanks_and_commas_mean_every_column(api):
+    """Found by the OpenAPI fuzzing: `columns=%0C` was a 500 (an empty list in the cache key)."""
+    for columns in ("\x0c", " , ,"):
+        rows = ok(get(api, "/v1/tables/sentiment", **SPAN, columns=columns, limit=1)).json()["rows"]
+        assert list(rows[0]) == shown("sentiment")
 
 
 def test_order_by_desc_limit_offset_and_total(api):

@@ -59,7 +59,7 @@ def test_daily_pipeline_materializes_every_asset_of_a_day():
     assert job.partitions_def == daily_partitions
     assert {key.to_user_string() for key in job.asset_layer.executable_asset_keys} == {
         "ticket", "ticket_rejects", "comment", "sentiment", "entity",
-        "daily_sentiment_summary", "daily_entity_mentions", "daily_agent_summary",
+        "daily_sentiment_summary", "daily_entity_mentions", "daily_agent_summary", "sentiment_alerts",
     }  # fmt: skip
 
 

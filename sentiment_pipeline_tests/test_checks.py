@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from sentiment_pipeline import sample, storage
-from sentiment_pipeline.defs.analytics.assets import analytics
+from sentiment_pipeline.defs.analytics.assets import analytics, sentiment_alerts
 from sentiment_pipeline.defs.analytics.checks import ADDS_UP, adds_up_result
 from sentiment_pipeline.defs.enrich.assets import comment, entity, sentiment
 from sentiment_pipeline.defs.enrich.checks import COMMENT_SPECS, SENTIMENT_SPECS, comment_results, sentiment_results
@@ -25,7 +25,7 @@ def evaluations(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEva
 
 
 def materialize_all(config: dict | None = None) -> dg.ExecuteInProcessResult:
-    assets = [ingest, comment, sentiment, entity, *analytics]
+    assets = [ingest, comment, sentiment, entity, *analytics, sentiment_alerts]
     return materialize(assets, partition_key=DAY, run_config=config, raise_on_error=False)
 
 
@@ -37,7 +37,7 @@ def test_every_check_passes_on_a_clean_day(local_storage):
     assert result.success
     found = evaluations(result)
     expected = {f"{s.asset_key.to_user_string()}.{s.name}" for s in [*INGEST_SPECS, *COMMENT_SPECS, *SENTIMENT_SPECS]}
-    expected |= {f"{table}.adds_up" for table in ADDS_UP}
+    expected |= {f"{table}.adds_up" for table in ADDS_UP} | {"sentiment_alerts.no_spikes"}
     assert set(found) == expected
     assert [name for name, e in found.items() if not e.passed] == []
     counts = {k: v.value for k, v in found["ticket.rows_conserved"].metadata.items() if k in ("input_rows", "tickets", "row_rejects")}

@@ -26,6 +26,7 @@ DESIGN_ASSETS = {
     "daily_sentiment_summary",
     "daily_entity_mentions",
     "daily_agent_summary",
+    "sentiment_alerts",
 }
 
 

@@ -1,11 +1,8 @@
 """The retention job on a local folder and on moto's S3 server; the run-failure alert
-sensor against a real HTTP server on 127.0.0.1."""
+sensor against a real HTTP server on 127.0.0.1 (the ``webhook`` fixture)."""
 
-import json
 import logging
-import threading
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import dagster as dg
@@ -154,30 +151,6 @@ def test_retention_refuses_bad_config(local_storage, config, message):
 
 
 # --- failure alerts ----------------------------------------------------------------------
-
-
-@pytest.fixture
-def webhook():
-    """An HTTP server on a free loopback port recording each POSTed JSON body; a path
-    ending in /500 answers 500."""
-    received = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(500 if self.path.endswith("/500") else 204)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", received
-    server.shutdown()
-    server.server_close()
-    thread.join()
 
 
 @dg.op

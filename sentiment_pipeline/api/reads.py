@@ -25,6 +25,7 @@ ORDER_KEYS = {  # after `date`, what orders a table's rows when the caller names
     "daily_sentiment_summary": ("channel", "product"),
     "daily_entity_mentions": ("type", "normalized"),
     "daily_agent_summary": ("agent_id",),
+    "sentiment_alerts": ("dimension", "entity_type", "value"),
 }
 MIRRORED = ("daily_sentiment_summary", "daily_agent_summary")  # small enough to hold in memory
 MAX_LIMIT = 10_000

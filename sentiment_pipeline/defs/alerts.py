@@ -1,10 +1,14 @@
-"""A sensor that alerts a webhook when a run fails (it watches runs; it is not part of the asset graph)."""
+"""The webhook alerts: a sensor that posts when a run fails (it watches runs; it is not part
+of the asset graph), and the post of new negative-sentiment spikes from the
+``sentiment_alerts`` step. Both go to the one webhook of ``SENTIMENT_ALERT_WEBHOOK_URL``."""
 
+from datetime import date
 from urllib.parse import urlsplit
 
 import dagster as dg
 import requests
 
+from sentiment_pipeline import spikes
 from sentiment_pipeline.settings import ALERT_WEBHOOK_VARIABLE
 
 WEBHOOK_URL_VARIABLE = ALERT_WEBHOOK_VARIABLE
@@ -28,6 +32,39 @@ def alert_payload(job_name: str, run_id: str, partition: str | None, error: str)
 def post_alert(url: str, payload: dict) -> None:
     """POST ``payload``; raises ``requests.RequestException`` on a network error or a non-2xx answer."""
     requests.post(url, json=payload, timeout=WEBHOOK_TIMEOUT_SECONDS).raise_for_status()
+
+
+def spike_payload(run_id: str, flags: list[dict]) -> dict:
+    """New spikes as JSON: ``text`` (one line per spike) so a Slack-style hook shows it, and
+    ``spikes``, the ``sentiment_alerts`` rows, for machines."""
+    lines = [f"{flag['date']} {spikes.describe(flag)}" for flag in flags]
+    return {
+        "text": f"{len(flags)} new spike(s) of negative tickets (/runs/{run_id}):\n" + "\n".join(lines),
+        "run_id": run_id,
+        "link": f"/runs/{run_id}",
+        "spikes": [{name: value.isoformat() if isinstance(value, date) else value for name, value in flag.items()} for flag in flags],
+    }
+
+
+def notify_spikes(log, run_id: str, flags: list[dict]) -> str:
+    """Post ``flags`` (new ones only) to the webhook, if one is set; returns what happened, for
+    the check's metadata. Never raises: an alert that cannot be sent must not fail the run
+    that found the spike (the check's WARN still shows it)."""
+    if not flags:
+        return "nothing to send: no new spike"
+    url = dg.EnvVar(WEBHOOK_URL_VARIABLE).get_value()  # a secret: read when needed, never stored in config
+    if not url:
+        message = f"{len(flags)} new spike(s) not sent: no webhook configured ({WEBHOOK_URL_VARIABLE} is unset)"
+        log.info(message)
+        return message
+    try:
+        post_alert(url, spike_payload(run_id, flags))
+    except requests.RequestException as error:
+        message = f"could not post {len(flags)} new spike(s) to the webhook: {_redacted(str(error), url)}"
+        log.warning(message)
+        return message
+    log.info(f"posted {len(flags)} new spike(s) to the webhook")
+    return f"posted {len(flags)} new spike(s) to the webhook"
 
 
 def _redacted(text: str, url: str) -> str:

@@ -18,7 +18,7 @@ daily_pipeline = dg.define_asset_job(
     partitions_def=daily_partitions,
     description=(
         "Every asset of one day: ingest the landing folder into `ticket` and `ticket_rejects`, split and score the conversations (`comment`), "
-        "score `sentiment`, extract `entity`, then the three DuckDB aggregates."
+        "score `sentiment`, extract `entity`, then the three DuckDB aggregates and the spikes of negative sentiment (`sentiment_alerts`)."
     ),
 )
 

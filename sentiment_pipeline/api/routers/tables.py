@@ -53,7 +53,8 @@ def table(
     if name not in TABLES:
         raise NotFound(f"unknown table {name!r}; tables: {', '.join(TABLES)}")
     filters = {k: v for k, v in request.query_params.items() if k not in OPTIONS}
-    shown = list(dict.fromkeys(column.strip() for column in columns.split(",") if column.strip())) if columns else None
+    # None, not [], when no name is left: the list would go into the cache key, which must hash
+    shown = list(dict.fromkeys(column.strip() for column in (columns or "").split(",") if column.strip())) or None
     days = DateRange.parse(start, end)
     parts = ("table", name, days, tuple(sorted(filters.items())), shown and tuple(shown), order_by, desc, limit, offset)
 

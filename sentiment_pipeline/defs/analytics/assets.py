@@ -1,16 +1,19 @@
-"""The analytics steps: the three DuckDB-computed analyst tables (core: ``sentiment_pipeline.aggregates``)."""
+"""The analytics steps: the three DuckDB-computed analyst tables (core: ``sentiment_pipeline.aggregates``)
+and the spikes of negative sentiment found in two of them (core: ``sentiment_pipeline.spikes``)."""
 
 import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
+from pydantic import Field
 
-from sentiment_pipeline import aggregates
-from sentiment_pipeline.defs.analytics.checks import adds_up_result, adds_up_spec
+from sentiment_pipeline import aggregates, spikes, storage
+from sentiment_pipeline.defs.alerts import notify_spikes
+from sentiment_pipeline.defs.analytics.checks import NO_SPIKES, adds_up_result, adds_up_spec, no_spikes_result
 from sentiment_pipeline.defs.io_manager import LazyPartitions
 from sentiment_pipeline.defs.lake import Lake
 from sentiment_pipeline.defs.metadata import markdown_preview, table_schema
 from sentiment_pipeline.defs.partitions import FRESHNESS, OWNERS, STEP_RETRY, STORAGE_POOL, backfill_policy, daily_partitions
-from sentiment_pipeline.schemas import AGGREGATES
+from sentiment_pipeline.schemas import AGGREGATES, SENTIMENT_ALERTS
 
 DESCRIPTIONS = {
     "daily_sentiment_summary": (
@@ -20,7 +23,7 @@ DESCRIPTIONS = {
     ),
     "daily_entity_mentions": (
         "Day x entity type x normalized value: mentions (every mention), tickets (distinct tickets), "
-        "avg_compound over those distinct tickets."
+        "negative (those tickets labelled negative), avg_compound over those distinct tickets."
     ),
     "daily_agent_summary": (
         "Day x agent: tickets, solved (resolved_at set or status solved/resolved/closed), "
@@ -84,3 +87,93 @@ def analytics_asset(table: str) -> dg.AssetsDefinition:
 
 
 analytics = [analytics_asset(table) for table in AGGREGATES]
+
+
+ALERTS_DESCRIPTION = (
+    "Day x flagged group: a product (ticket.product), a channel (ticket.channel) or an entity (entity_type product, "
+    "error_code or version, by normalized value) whose negative tickets that day are a spike against its own 28 days before. "
+    "Columns: dimension (product, channel, entity), entity_type (entities only), value, tickets and negative (that day), "
+    "share_negative, baseline_tickets and baseline_negative (the 28 days before; days never materialized count as none), "
+    "baseline_share, lift (share_negative / baseline_share, null if the baseline had no negative), p_value (P(at least this "
+    "many negatives) under a beta-binomial with a uniform prior updated by the baseline), threshold (alpha / tested) and "
+    "tested (groups with >= 10 tickets and >= 5 negatives that day and >= 28 baseline tickets). A group is flagged when "
+    "p_value <= threshold and share_negative > baseline_share; a day with no spike is an empty partition. New flags are "
+    "posted to the SENTIMENT_ALERT_WEBHOOK_URL webhook once."
+)
+# Each day reads the 28 days before it and itself; days before the first partition are no data.
+BASELINE_WINDOW = dg.TimeWindowPartitionMapping(
+    start_offset=-spikes.BASELINE_DAYS, end_offset=0, allow_nonexistent_upstream_partitions=True
+)
+
+
+class SpikeConfig(dg.Config):
+    alpha: float = Field(
+        default=spikes.DEFAULT_ALPHA,
+        gt=0.0,
+        lt=1.0,
+        description="the chance that a day without any real spike flags something (split over the groups tested: Bonferroni)",
+    )
+
+
+@dg.asset(
+    description=ALERTS_DESCRIPTION,
+    deps=[dg.AssetDep(source, partition_mapping=BASELINE_WINDOW) for source in spikes.SOURCES],
+    metadata={"dagster/column_schema": table_schema(SENTIMENT_ALERTS)},
+    check_specs=[NO_SPIKES],
+    group_name="analytics",
+    kinds={"polars", "parquet"},
+    io_manager_key="parquet_io_manager",
+    partitions_def=daily_partitions,
+    backfill_policy=backfill_policy(),
+    retry_policy=STEP_RETRY,
+    pool=STORAGE_POOL,
+    owners=OWNERS,
+    freshness_policy=FRESHNESS,
+)
+def sentiment_alerts(context: dg.AssetExecutionContext, config: SpikeConfig, lake: Lake):
+    """Reads the two aggregates once for the run's days and their baselines; each day's flags
+    are compared with the day's stored flags before they replace them, and only flags that
+    are new are posted, after every day is written (a retried or repeated run posts nothing
+    twice; a post lost to a crash between the write and the post is not repeated)."""
+    root = lake.roots().storage_root
+    counts, present = spikes.read_counts(root, spikes.window_keys(context.partition_keys))
+    days: list[dict] = []
+    new: list[dict] = []
+
+    def compute(key: str) -> pl.DataFrame:
+        verdict = spikes.find_spikes(counts, storage.partition_day(key), config.alpha)
+        new.extend(spikes.new_flags(verdict.flags, stored_flags(root, key)).iter_rows(named=True))
+        baseline = spikes.baseline_keys(key)
+        days.append(
+            {
+                "day": key,
+                "tested": verdict.tested,
+                "flags": verdict.flags.height,
+                **{f"{source} days": len(present[source].intersection(baseline)) for source in spikes.SOURCES},
+            }
+        )
+        return verdict.flags
+
+    def summary() -> dict:
+        table = pl.DataFrame(days)
+        baseline_days = table.select(pl.min_horizontal([f"{source} days" for source in spikes.SOURCES])).to_series()
+        return {
+            "flags": int(table.get_column("flags").sum()),
+            "new_flags": len(new),
+            "groups_tested": int(table.get_column("tested").sum()),
+            # the fewest of the 28 baseline days any day of the run had (of either aggregate)
+            "baseline_days_present": int(baseline_days.min()),
+            "days": markdown_preview(table, rows=100),
+        }
+
+    yield dg.Output(LazyPartitions(context.partition_keys, compute, summary))
+    notification = notify_spikes(context.log, context.run_id, new)
+    yield no_spikes_result(root, context.partition_keys, new_flags=len(new), notification=notification)
+
+
+def stored_flags(root: str, partition_key: str) -> pl.DataFrame:
+    """The day's flags as stored now (none if the day was never written)."""
+    try:
+        return storage.scan_partitions(root, "sentiment_alerts", [partition_key]).collect()
+    except storage.MissingPartitionError:
+        return pl.DataFrame(schema=SENTIMENT_ALERTS)
