@@ -10,6 +10,7 @@ blank id, unparseable timestamp, out-of-range csat) so the rejects path has work
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import random
@@ -82,19 +83,50 @@ def generate(spec: SampleSpec) -> list[Path]:
         folder.mkdir(parents=True, exist_ok=True)
         rng = random.Random(f"{spec.seed}-{day}")
         first_id = 100_000 + (day - date(2020, 1, 1)).days * 100_000
-        canonical = _canonical_rows(rng, day, first_id, spec.rows_per_day)
-        if spec.dirty and spec.rows_per_day >= 20:
-            _make_dirty(canonical, rng)
-        wide = pl.DataFrame(canonical, schema={name: pl.String for name in canonical[0]}).hstack(
-            custom_fields(spec.rows_per_day, spec.extra_cols, seed=day.toordinal())
-        )
-        csv_path = folder / f"tickets-{day}.csv"
-        wide.write_csv(csv_path)
-        written.append(csv_path)
-        jsonl_path = folder / f"chat-{day}.jsonl"
-        jsonl_path.write_text(_chat_export(rng, day, first_id + 50_000, max(5, spec.rows_per_day // 20)))
-        written.append(jsonl_path)
+        written += _write_plain_day(folder, rng, day, first_id, spec)
     return written
+
+
+def _write_plain_day(folder: Path, rng: random.Random, day: date, first_id: int, spec: SampleSpec) -> list[Path]:
+    """A day like any other: ``spec.rows_per_day`` rows in the wide CSV export, a few chats as JSON lines."""
+    rows = _canonical_rows(rng, day, first_id, spec.rows_per_day)
+    csv_path = _write_wide_csv(folder / f"tickets-{day}.csv", rows, rng, spec, day)
+    return [csv_path, _write_text(folder / f"chat-{day}.jsonl", _chat_export(rng, day, first_id + 50_000, max(5, spec.rows_per_day // 20)))]
+
+
+def _write_wide_csv(path: Path, rows: list[dict[str, str | None]], rng: random.Random, spec: SampleSpec, day: date) -> Path:
+    """The day's wide CSV export: its rows (a few made dirty) and ``spec.extra_cols`` custom fields."""
+    if spec.dirty and len(rows) >= 20:
+        _make_dirty(rows, rng)
+    wide = pl.DataFrame(rows, schema={name: pl.String for name in rows[0]}).hstack(
+        custom_fields(len(rows), spec.extra_cols, seed=day.toordinal())
+    )
+    wide.write_csv(path)
+    return path
+
+
+def _write_text(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@dataclass(frozen=True)
+class _Ticket:
+    """One ticket before an export writes it in its own layout (ids are the export's to give)."""
+
+    created: datetime  # UTC; naive or zoned
+    subject: str
+    body: str
+    channel: str | None
+    product: str | None
+    customer_id: str
+    agent_id: str | None
+    status: str
+    priority: str
+    resolved: datetime | None = None
+    csat: int | None = None
+    tags: list[str] = dataclasses.field(default_factory=list)
+    comments: list[tuple[datetime, str, str]] = dataclasses.field(default_factory=list)  # (when, author, text), oldest first
 
 
 def _canonical_rows(rng: random.Random, day: date, first_id: int, count: int) -> list[dict[str, str | None]]:
@@ -106,25 +138,42 @@ def _canonical_rows(rng: random.Random, day: date, first_id: int, count: int) ->
         subject, body = _text(rng, mood, catalog)
         solved = rng.random() < 0.55
         resolved = created + timedelta(minutes=rng.randrange(10, 72 * 60)) if solved else None
-        rows.append(
-            {
-                # header aliases on purpose: the ingest maps them to canonical names
-                "Ticket_Number": str(first_id + index),
-                "Created": _timestamp_text(rng, created),
-                "subject": subject,
-                "Description": _as_email(rng, body),
-                "channel": rng.choice(CHANNELS) if rng.random() > 0.02 else None,
-                "product": rng.choice(catalog) if rng.random() > 0.05 else None,
-                "customer_id": f"C{rng.randrange(1, 5000):06d}",
-                "agent_id": f"A{rng.randrange(1, 25):03d}" if rng.random() > 0.03 else None,
-                "status": "solved" if solved else rng.choice(STATUSES_OPEN),
-                "priority": rng.choice(PRIORITIES),
-                "resolved_at": resolved.strftime("%Y-%m-%dT%H:%M:%SZ") if resolved else None,
-                "csat": str(rng.randint(1, 5)) if solved and rng.random() < 0.6 else None,
-                "tags": ";".join(rng.sample(TAGS, rng.randrange(0, 3))) or None,
-            }
+        created_text = _timestamp_text(rng, created)
+        ticket = _Ticket(
+            created=created,
+            subject=subject,
+            body=_as_email(rng, body),
+            channel=rng.choice(CHANNELS) if rng.random() > 0.02 else None,
+            product=rng.choice(catalog) if rng.random() > 0.05 else None,
+            customer_id=f"C{rng.randrange(1, 5000):06d}",
+            agent_id=f"A{rng.randrange(1, 25):03d}" if rng.random() > 0.03 else None,
+            status="solved" if solved else rng.choice(STATUSES_OPEN),
+            priority=rng.choice(PRIORITIES),
+            resolved=resolved,
+            csat=rng.randint(1, 5) if solved and rng.random() < 0.6 else None,
+            tags=rng.sample(TAGS, rng.randrange(0, 3)),
         )
+        rows.append(_wide_row(str(first_id + index), ticket, created_text))
     return rows
+
+
+def _wide_row(ticket_id: str, ticket: _Ticket, created_text: str) -> dict[str, str | None]:
+    """A row of the wide CSV export, under a mix of header aliases (the ingest maps them)."""
+    return {
+        "Ticket_Number": ticket_id,
+        "Created": created_text,
+        "subject": ticket.subject,
+        "Description": ticket.body,
+        "channel": ticket.channel,
+        "product": ticket.product,
+        "customer_id": ticket.customer_id,
+        "agent_id": ticket.agent_id,
+        "status": ticket.status,
+        "priority": ticket.priority,
+        "resolved_at": ticket.resolved.strftime("%Y-%m-%dT%H:%M:%SZ") if ticket.resolved else None,
+        "csat": None if ticket.csat is None else str(ticket.csat),
+        "tags": ";".join(ticket.tags) or None,
+    }
 
 
 SIGNERS = ["Jürgen Müller", "Zoë Martín", "陈伟", "Ana Souza", "Olivier Lefèvre", "Priya Nair", "Tom O'Brien"]
@@ -152,6 +201,7 @@ def _timestamp_text(rng: random.Random, moment: datetime) -> str:
 
 
 def _text(rng: random.Random, mood: str, catalog: list[str]) -> tuple[str, str]:
+    """A subject and body in ``mood`` about a product of the catalog."""
     subject, body = rng.choice({"negative": NEGATIVE, "positive": POSITIVE, "neutral": NEUTRAL}[mood])
     amount = rng.randrange(500, 250_000) / 100
     values = {
@@ -185,27 +235,51 @@ def _chat_export(rng: random.Random, day: date, first_id: int, count: int) -> st
         created = datetime.combine(day, time(), tzinfo=UTC) + timedelta(seconds=rng.randrange(86_400))
         mood = rng.choice(["negative", "positive", "neutral"])
         subject, body = _text(rng, mood, catalog)
-        record = {
-            "id": str(first_id + index),
-            "timestamp": created.isoformat(),
-            "subject": subject,
-            "message": body,
-            "channel": "chat",
-            "product": rng.choice(catalog),
-            "customer_id": f"C{rng.randrange(1, 5000):06d}",
-            "agent_id": f"A{rng.randrange(1, 25):03d}",
-            "status": "open",
-            "priority": rng.choice(PRIORITIES),
-            "tags": rng.sample(TAGS, 2),
-            "session": {"browser": rng.choice(["firefox", "chrome", "safari"]), "wait_seconds": rng.randrange(5, 900)},
-        }
-        lines.append(json.dumps(record, ensure_ascii=False))
+        ticket = _Ticket(
+            created=created,
+            subject=subject,
+            body=body,
+            channel="chat",
+            product=rng.choice(catalog),
+            customer_id=f"C{rng.randrange(1, 5000):06d}",
+            agent_id=f"A{rng.randrange(1, 25):03d}",
+            status="open",
+            priority=rng.choice(PRIORITIES),
+            tags=rng.sample(TAGS, 2),
+        )
+        lines.append(_chat_line(str(first_id + index), ticket, rng))
     return "\n".join(lines) + "\n"
+
+
+def _chat_line(ticket_id: str, ticket: _Ticket, rng: random.Random) -> str:
+    """One record of the chat export: the chat tool's session details nested, tags a list."""
+    record = {
+        "id": ticket_id,
+        "timestamp": ticket.created.replace(tzinfo=UTC).isoformat(),
+        "subject": ticket.subject,
+        "message": ticket.body,
+        "channel": ticket.channel,
+        "product": ticket.product,
+        "customer_id": ticket.customer_id,
+        "agent_id": ticket.agent_id,
+        "status": ticket.status,
+        "priority": ticket.priority,
+        "tags": ticket.tags,
+        "session": {"browser": rng.choice(["firefox", "chrome", "safari"]), "wait_seconds": rng.randrange(5, 900)},
+    }
+    return json.dumps(record, ensure_ascii=False)
 
 
 JIRA_PEOPLE = ["Jane Smith", "Omar Haddad", "Li Wei", "Jürgen Müller", "Ana Souza", "Priya Nair"]
 JIRA_PRIORITIES = ["Highest", "High", "Medium", "Low", "Lowest"]
 JIRA_STATUSES = ["Open", "Waiting for support", "Waiting for customer", "In Progress", "Resolved", "Closed"]
+
+
+JIRA_HEADER = [
+    "Summary", "Issue key", "Issue id", "Issue Type", "Status", "Priority", "Assignee", "Reporter", "Created", "Updated",
+    "Resolved", "Component/s", "Component/s", "Labels", "Labels", "Labels", "Description", "Watchers", "Watchers",
+]  # fmt: skip
+JIRA_LABEL_COLUMNS = 3
 
 
 def jira_export(rows: int, custom_cols: int, day: date, seed: int = 7) -> str:
@@ -216,55 +290,79 @@ def jira_export(rows: int, custom_cols: int, day: date, seed: int = 7) -> str:
     10,000 x 1,600 file takes seconds."""
     rng = random.Random(seed)
     catalog = product_catalog()
-
-    def when(minutes: int) -> str:
-        moment = datetime.combine(day, time()) + timedelta(minutes=minutes)
-        return moment.strftime("%d/%b/%y ") + moment.strftime("%I:%M %p").lstrip("0")
-
+    start = datetime.combine(day, time())
     records = []
     for index in range(rows):
-        opened = rng.randrange(0, 20 * 60)
+        opened = start + timedelta(minutes=rng.randrange(0, 20 * 60))
         subject, body = _text(rng, rng.choice(["negative", "positive", "neutral"]), catalog)
         reporter, assignee = rng.choice(JIRA_PEOPLE), rng.choice(JIRA_PEOPLE)
         said = rng.randrange(0, 4)  # comments on this ticket; the other Comment cells are empty
         comments = [
-            f"{when(opened + 15 * (n + 1))};{rng.choice([assignee, reporter])};"
-            + rng.choice(["Thanks; we are on it.\nRegards", "Any update?", "Fixed in v2.3.2, please retry.\n\n-- \nSupport"])
-            if n < said
-            else ""
-            for n in range(3)
+            (
+                opened + timedelta(minutes=15 * (n + 1)),
+                rng.choice([assignee, reporter]),
+                rng.choice(["Thanks; we are on it.\nRegards", "Any update?", "Fixed in v2.3.2, please retry.\n\n-- \nSupport"]),
+            )
+            for n in range(said)
         ]
         resolved = rng.random() < 0.6
-        records.append(
-            [
-                subject,
-                f"SUP-{index + 1}",
-                str(10_000 + index),
-                "[System] Service request",
-                "Resolved" if resolved else rng.choice(JIRA_STATUSES[:4]),
-                rng.choice(JIRA_PRIORITIES),
-                assignee,
-                reporter,
-                when(opened),
-                when(opened + 90),
-                when(opened + 80) if resolved else "",
-                rng.choice(catalog),
-                rng.choice(["", "Firmware", "Billing"]),
-                *rng.sample(TAGS, 2),
-                "",
-                f"Hi team,\n\n{body}\n\nThanks,\n{reporter}",
-                reporter,
-                assignee,
-                *comments,
-            ]
+        status = "Resolved" if resolved else rng.choice(JIRA_STATUSES[:4])
+        priority = rng.choice(JIRA_PRIORITIES)
+        product, component, tags = rng.choice(catalog), rng.choice(["", "Firmware", "Billing"]), rng.sample(TAGS, 2)
+        ticket = _Ticket(
+            created=opened,
+            subject=subject,
+            body=f"Hi team,\n\n{body}\n\nThanks,\n{reporter}",
+            channel=None,
+            product=product,
+            customer_id=reporter,
+            agent_id=assignee,
+            status=status,
+            priority=priority,
+            resolved=opened + timedelta(minutes=80) if resolved else None,
+            tags=tags,
+            comments=comments,
         )
-    header = [
-        "Summary", "Issue key", "Issue id", "Issue Type", "Status", "Priority", "Assignee", "Reporter", "Created", "Updated",
-        "Resolved", "Component/s", "Component/s", "Labels", "Labels", "Labels", "Description", "Watchers", "Watchers",
-        "Comment", "Comment", "Comment",
-    ]  # fmt: skip
+        records.append(_jira_row(f"SUP-{index + 1}", str(10_000 + index), ticket, component, opened + timedelta(minutes=90), 3))
+    return _jira_csv(records, 3, custom_fields(rows, custom_cols, seed))
+
+
+def _jira_time(moment: datetime) -> str:
+    """A time as Jira writes it by default: ``14/Jul/25 3:42 PM``."""
+    return moment.strftime("%d/%b/%y ") + moment.strftime("%I:%M %p").lstrip("0")
+
+
+def _jira_row(key: str, issue_id: str, ticket: _Ticket, component: str, updated: datetime, comment_columns: int) -> list[str]:
+    """One issue's cells under ``JIRA_HEADER`` and ``comment_columns`` ``Comment`` columns."""
+    comments = [f"{_jira_time(when)};{author};{text}" for when, author, text in ticket.comments]
+    return [
+        ticket.subject,
+        key,
+        issue_id,
+        "[System] Service request",
+        ticket.status,
+        ticket.priority,
+        ticket.agent_id or "",
+        ticket.customer_id,
+        _jira_time(ticket.created),
+        _jira_time(updated),
+        _jira_time(ticket.resolved) if ticket.resolved else "",
+        ticket.product or "",
+        component,
+        *ticket.tags,
+        *[""] * (JIRA_LABEL_COLUMNS - len(ticket.tags)),
+        ticket.body,
+        ticket.customer_id,
+        ticket.agent_id or "",
+        *comments,
+        *[""] * (comment_columns - len(comments)),
+    ]
+
+
+def _jira_csv(records: list[list[str]], comment_columns: int, custom: pl.DataFrame) -> str:
+    """The export's text: ``JIRA_HEADER``, the Comment columns, then the custom fields."""
+    header = [*JIRA_HEADER, *["Comment"] * comment_columns]
     canonical = pl.DataFrame(records, schema=[f"c{i}" for i in range(len(header))], orient="row")
-    custom = custom_fields(rows, custom_cols, seed)
     names = [f"Custom field ({name.replace('cf_', 'Field ')})" for name in custom.columns]
     body = pl.concat([canonical, custom], how="horizontal").write_csv(include_header=False)
     out = io.StringIO()
