@@ -266,10 +266,12 @@ class Incident:
     angry: float = 0.8  # share of the incident's tickets written in anger (the rest ask whether it is known)
 
     def day(self, end: date) -> date:
+        """The incident's day in a story ending at ``end``."""
         return end - timedelta(days=self.days_before_end)
 
 
 INCIDENT = Incident()
+INCIDENT_WORDS = dataclasses.asdict(INCIDENT)  # what the incident's texts fill in: {product}, {error}, {broken}, {fixed}
 INCIDENT_ANGRY = [
     (
         "{product} keeps dropping the internet ({error})",
@@ -389,6 +391,7 @@ def _usual_negative(product: str) -> float:
 
 
 def _office_time(rng: random.Random, day: date) -> datetime:
+    """A moment of ``day`` drawn by ``STORY_HOUR_WEIGHTS``, so a day-of-week x hour heatmap has a shape."""
     hour = rng.choices(range(24), weights=STORY_HOUR_WEIGHTS)[0]
     return datetime.combine(day, time(hour)) + timedelta(seconds=rng.randrange(3600))
 
@@ -399,6 +402,8 @@ def _pause(rng: random.Random) -> timedelta:
 
 
 def _story_ticket(rng: random.Random, day: date, since_incident: int, catalog: list[str], usual_negative: dict[str, float]) -> _Ticket:
+    """An ordinary ticket: its product's usual mood (angrier out of office hours), and a
+    conversation for most complaints and some questions."""
     created = _office_time(rng, day)
     product = rng.choice(catalog) if rng.random() > 0.03 else None
     negative = usual_negative.get(product, 0.25) * (1 if created.hour in OFFICE_HOURS else AFTER_HOURS_NEGATIVE)
@@ -450,8 +455,7 @@ def _conversation(
 
 
 def _incident_ticket(rng: random.Random, day: date, since_incident: int) -> _Ticket:
-    """A ticket about ``INCIDENT``: an e-mail quoting the router's log, and its conversation."""
-    words = dataclasses.asdict(INCIDENT)
+    """A ticket about ``INCIDENT``: an e-mail (half of them quoting the router's log) and its conversation."""
     created = _office_time(rng, day)
     subject, body = rng.choice(INCIDENT_ANGRY if rng.random() < INCIDENT.angry else INCIDENT_ASKING)
     customer, agent = f"C{rng.randrange(1, 5000):06d}", rng.choice(STORY_AGENTS)
@@ -465,8 +469,8 @@ def _incident_ticket(rng: random.Random, day: date, since_incident: int) -> _Tic
     )
     return _Ticket(
         created=created,
-        subject=subject.format(**words),
-        body=f"Hello support,\n\n{body.format(**words)}{log}\n\nRegards,\n{signer}" + (f"\n{address}" if address else ""),
+        subject=subject.format(**INCIDENT_WORDS),
+        body=f"Hello support,\n\n{body.format(**INCIDENT_WORDS)}{log}\n\nRegards,\n{signer}" + (f"\n{address}" if address else ""),
         channel="email",
         product=INCIDENT.product,
         customer_id=customer,
@@ -485,20 +489,22 @@ def _incident_conversation(
     """On the incident's day the agent can only offer a workaround and the fix follows the next
     morning; later tickets get the fix at once. Most customers end content; whether the
     fix worked for this one is the second value."""
-    words = dataclasses.asdict(INCIDENT)
     fast = agent in FAST_AGENTS
     answered_at = opened + timedelta(minutes=rng.uniform(5, 45) if fast else rng.uniform(30, 180))
     comments = []
     if since_incident == 0:
         waiting = rng.choice(INCIDENT_WAITING["neutral" if rng.random() < 0.5 else "negative"])
         comments = [
-            (answered_at, agent, INCIDENT_WORKAROUND.format(**words)),
-            (answered_at + _pause(rng), customer, waiting.format(**words)),
+            (answered_at, agent, INCIDENT_WORKAROUND.format(**INCIDENT_WORDS)),
+            (answered_at + _pause(rng), customer, waiting.format(**INCIDENT_WORDS)),
         ]
         answered_at = datetime.combine(opened.date() + timedelta(days=1), time(9)) + timedelta(minutes=rng.uniform(0, 180))
     fixed = rng.random() < (0.95 if fast else 0.85)
     last = rng.choice(INCIDENT_AFTER_FIX[("positive" if rng.random() < 0.8 else "neutral") if fixed else "negative"])
-    fix = [(answered_at, agent, INCIDENT_FIX.format(**words)), (answered_at + _pause(rng), customer, last.format(**words))]
+    fix = [
+        (answered_at, agent, INCIDENT_FIX.format(**INCIDENT_WORDS)),
+        (answered_at + _pause(rng), customer, last.format(**INCIDENT_WORDS)),
+    ]
     return [*comments, *fix], fixed
 
 
