@@ -263,7 +263,7 @@ class Incident:
     fixed: str = "3.2.1"
     days_before_end: int = 7
     surge: tuple[float, ...] = (5.0, 2.0, 0.7)  # extra tickets that day and the next ones, in the product's usual weekdays
-    angry: float = 0.8  # share of the incident's tickets written in anger (the rest ask whether it is known)
+    angry: float = 0.9  # share of the incident's tickets written in anger (the rest ask whether it is known)
 
     def day(self, end: date) -> date:
         """The incident's day in a story ending at ``end``."""
