@@ -1,7 +1,6 @@
 """When the pipeline runs by itself: a job over every asset of a day, a daily schedule, and a
 sensor that runs a day again when its landing folder changes."""
 
-import hashlib
 import json
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -10,6 +9,7 @@ import dagster as dg
 
 from sentiment_pipeline import storage
 from sentiment_pipeline.defs.lake import Lake
+from sentiment_pipeline.defs.landing import Files, digest, file_entry, is_export
 from sentiment_pipeline.defs.partitions import daily_partitions
 
 daily_pipeline = dg.define_asset_job(
@@ -33,8 +33,6 @@ daily_pipeline_schedule = dg.build_schedule_from_partitioned_job(
         "`dagster dev` (or any deployment with the daemon) starts it without a click."
     ),
 )
-
-Files = list[tuple[str, int, int]]  # (name, size, mtime in ns) of the exports of one day
 
 
 @dg.sensor(
@@ -60,7 +58,7 @@ def landing_sensor(context: dg.SensorEvaluationContext, lake: Lake) -> dg.Sensor
     root = lake.roots().landing_root
     seen = json.loads(context.cursor) if context.cursor else {}
     days = _valid_days(_landing_files(root), context.log)
-    current = {day: _digest(files) for day, files in days.items()}
+    current = {day: digest(files) for day, files in days.items()}
     requests = [
         dg.RunRequest(partition_key=day, run_key=f"{day}:{digest}") for day, digest in sorted(current.items()) if seen.get(day) != digest
     ]
@@ -76,15 +74,15 @@ def landing_sensor(context: dg.SensorEvaluationContext, lake: Lake) -> dg.Sensor
 def _landing_files(root: str) -> dict[str, Files]:
     """The exports of every ``<folder>/<name>`` under the landing root, by folder name.
 
-    What ``landing_files`` would not read is left out: names starting with '.' or '_' (editor
-    files, ``_SUCCESS`` markers), files directly under the root or deeper than a day folder.
+    What ``landing_files`` would not read is left out: names that are not exports (see
+    ``is_export``), files directly under the root or deeper than a day folder.
     """
     base = storage.filesystem(root)[1].rstrip("/") + "/"
     folders: dict[str, Files] = defaultdict(list)
     for info in storage.list_files(root, recursive=True):
         folder, _, name = info.path.removeprefix(base).partition("/")
-        if name and "/" not in name and not folder.startswith((".", "_")) and not name.startswith((".", "_")):
-            folders[folder].append((name, info.size, info.mtime_ns))
+        if name and "/" not in name and is_export(folder) and is_export(name):
+            folders[folder].append(file_entry(info))
     return folders
 
 
@@ -112,8 +110,3 @@ def _valid_days(folders: dict[str, Files], log) -> dict[str, Files]:
         else:
             days[folder] = files
     return days
-
-
-def _digest(files: Files) -> str:
-    """A short fingerprint of a day's set of files: any new, changed or removed file changes it."""
-    return hashlib.sha256(json.dumps(sorted(files)).encode()).hexdigest()[:16]

@@ -12,6 +12,7 @@ from sentiment_pipeline import storage
 from sentiment_pipeline.defs.ingest.checks import INGEST_SPECS, ticket_results
 from sentiment_pipeline.defs.io_manager import LazyPartitions, Partition
 from sentiment_pipeline.defs.lake import Lake
+from sentiment_pipeline.defs.landing import is_export
 from sentiment_pipeline.defs.metadata import table_schema
 from sentiment_pipeline.defs.partitions import FRESHNESS, OWNERS, STEP_RETRY, STORAGE_POOL, backfill_policy, daily_partitions
 from sentiment_pipeline.ingest import DayIngest, DayOutcome, LandingFile, ingest_day
@@ -22,14 +23,13 @@ from sentiment_pipeline.settings import load_settings
 
 def landing_files(landing_root: str, partition_key: str, spool: Path, client=None) -> list[LandingFile]:
     """Every export in ``<landing root>/YYYY-MM-DD/`` (none if the folder does not exist), as
-    local files to stream from: S3 objects are downloaded into ``spool`` first.
-
-    Names starting with '.' or '_' (editor files, ``_SUCCESS`` markers) are not exports.
+    local files to stream from: S3 objects are downloaded into ``spool`` first (``is_export``
+    says which names are exports).
     """
     folder = storage.join(landing_root, storage.partition_day(partition_key).isoformat())
     files = []
     for info in storage.list_files(folder):
-        if info.base_name.startswith((".", "_")):
+        if not is_export(info.base_name):
             continue
         uri = storage.uri_of(folder, info.path)
         path = uri if not storage.is_s3(uri) else storage.download(uri, spool / f"{len(files)}-{info.base_name}", client)
