@@ -2,6 +2,7 @@
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from sentiment_pipeline import storage
 from sentiment_pipeline.defs.ingest.checks import INGEST_SPECS, ticket_results
 from sentiment_pipeline.defs.io_manager import LazyPartitions, Partition
 from sentiment_pipeline.defs.lake import Lake
-from sentiment_pipeline.defs.landing import is_export
+from sentiment_pipeline.defs.landing import LANDING_DIGEST, digest, file_entry, is_export
 from sentiment_pipeline.defs.metadata import table_schema
 from sentiment_pipeline.defs.partitions import FRESHNESS, OWNERS, STEP_RETRY, STORAGE_POOL, backfill_policy, daily_partitions
 from sentiment_pipeline.ingest import DayIngest, DayOutcome, LandingFile, ingest_day
@@ -21,20 +22,19 @@ from sentiment_pipeline.schemas import ASSETS
 from sentiment_pipeline.settings import load_settings
 
 
-def landing_files(landing_root: str, partition_key: str, spool: Path, client=None) -> list[LandingFile]:
+def landing_files(landing_root: str, partition_key: str, spool: Path, client=None) -> tuple[list[LandingFile], str]:
     """Every export in ``<landing root>/YYYY-MM-DD/`` (none if the folder does not exist), as
-    local files to stream from: S3 objects are downloaded into ``spool`` first (``is_export``
-    says which names are exports).
+    local files to stream from (S3 objects are downloaded into ``spool`` first), and the digest
+    of the listing they were taken from, which the landing sensor compares with the folder later.
     """
     folder = storage.join(landing_root, storage.partition_day(partition_key).isoformat())
+    exports = [info for info in storage.list_files(folder) if is_export(info.base_name)]
     files = []
-    for info in storage.list_files(folder):
-        if not is_export(info.base_name):
-            continue
+    for info in exports:
         uri = storage.uri_of(folder, info.path)
         path = uri if not storage.is_s3(uri) else storage.download(uri, spool / f"{len(files)}-{info.base_name}", client)
         files.append(LandingFile(uri, path=str(path)))
-    return files
+    return files, digest([file_entry(info) for info in exports])
 
 
 SOURCES_SHOWN = 200  # files listed in a run's metadata (a year-long backfill has thousands)
@@ -56,9 +56,11 @@ class DayRangeIngest:
         ingested_at: datetime,
         spool: Path,
         profiles: list[SourceProfile],
+        record_digest: Callable[[str, str], None],
         client=None,
     ):
         self.partition_keys = partition_keys
+        self.record_digest = record_digest  # (partition key, digest of the landing files read for it)
         self.profiles = profiles
         self.landing_root = landing_root
         self.client = client  # boto3, for an S3 landing root
@@ -71,7 +73,8 @@ class DayRangeIngest:
         if partition_key not in self.days:
             folder = self.spool / partition_key
             folder.mkdir(exist_ok=True)
-            files = landing_files(self.landing_root, partition_key, folder, self.client)
+            files, listed = landing_files(self.landing_root, partition_key, folder, self.client)
+            self.record_digest(partition_key, listed)
             self.days[partition_key] = ingest_day(files, self.ingested_at, self.profiles)
         return self.days[partition_key]
 
@@ -167,8 +170,16 @@ def ingest(context: dg.AssetExecutionContext, config: IngestConfig, lake: Lake):
         profiles = load_profiles(load_settings().sources_file)
     except SourcesFileError as error:  # a broken sources file stops the run: nothing is read half-mapped
         raise dg.Failure(description=str(error), allow_retries=False) from error
+
+    def record_digest(partition_key: str, landing_digest: str) -> None:
+        """Into that day's ``ticket`` materialization: the landing sensor then knows which
+        version of the folder is ingested, even with its cursor lost (see ``landing_sensor``)."""
+        context.add_asset_metadata({LANDING_DIGEST: landing_digest}, asset_key="ticket", partition_key=partition_key)
+
     with tempfile.TemporaryDirectory(prefix="sentiment-landing-") as spool:
-        run = DayRangeIngest(context.partition_keys, roots.landing_root, datetime.now(UTC), Path(spool), profiles, lake.s3_client())
+        run = DayRangeIngest(
+            context.partition_keys, roots.landing_root, datetime.now(UTC), Path(spool), profiles, record_digest, lake.s3_client()
+        )
         yield dg.Output(run.tickets(), "ticket")  # streamed into the writer day by day first
         yield dg.Output(run.rejects(), "ticket_rejects")
     yield from ticket_results(
