@@ -24,6 +24,11 @@ DIRTY_DAY = {
 }
 
 
+def markdown_rows(text: str) -> list[list[str]]:
+    """The body rows of a markdown table, cell by cell."""
+    return [line.strip("| ").split(" | ") for line in text.splitlines()[2:] if line.startswith("| ")]
+
+
 def check_dirty_day(result):
     tickets, rejects = read_partition("ticket", "2025-01-02"), read_partition("ticket_rejects", "2025-01-02")
     assert sorted(tickets.get_column("ticket_id").to_list()) == ["J1", "T1"]
@@ -37,6 +42,9 @@ def check_dirty_day(result):
     summary = result.asset_materializations_for_node("ingest")[-1].metadata
     assert (summary["input_rows"].value, summary["rejects"].value, summary["file_rejects"].value) == (5, 4, 1)
     assert summary["reject_share"].value == 0.6
+    sources = {row[1]: row[2:6] for row in markdown_rows(summary["sources"].value)}  # profile, rows in, tickets, rejects
+    assert sources["a.csv"] == ["none (canonical layout)", "3", "1", "2"]
+    assert sources["c.json"] == ["none: file not ingested", "0", "0", "1"]  # listed too, though unreadable
 
 
 def test_dirty_day_on_local_disk(local_storage):

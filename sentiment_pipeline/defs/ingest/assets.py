@@ -117,7 +117,7 @@ class DayRangeIngest:
 def sources_table(done: dict[str, DayOutcome]) -> str:
     """Per landing file: the profile it matched, its rows, tickets and rejects, how its columns
     were mapped and how its dates were read (markdown, for the run's metadata)."""
-    lines = ["| day | file | profile | rows | tickets | rejects | columns mapped | date order |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| day | file | profile | rows in | tickets | rejects | columns mapped | date order |", "|---|---|---|---|---|---|---|---|"]
     for day, outcome in done.items():
         for file in outcome.sources:
             name = file["file"].rsplit("/", 1)[-1]
