@@ -7,14 +7,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 from pydantic import Field
 
 from sentiment_pipeline import storage
+from sentiment_pipeline.api.masking import mask_frame
 from sentiment_pipeline.defs.ingest.checks import INGEST_SPECS, ticket_results
 from sentiment_pipeline.defs.io_manager import LazyPartitions, Partition
 from sentiment_pipeline.defs.lake import Lake
 from sentiment_pipeline.defs.landing import LANDING_DIGEST, digest, file_entry, is_export
-from sentiment_pipeline.defs.metadata import table_schema
+from sentiment_pipeline.defs.metadata import markdown_table, table_schema
 from sentiment_pipeline.defs.partitions import FRESHNESS, OWNERS, STEP_RETRY, STORAGE_POOL, backfill_policy, daily_partitions
 from sentiment_pipeline.ingest import DayIngest, DayOutcome, LandingFile, ingest_day
 from sentiment_pipeline.ingest.sources import SourceProfile, SourcesFileError, load_profiles
@@ -38,6 +40,9 @@ def landing_files(landing_root: str, partition_key: str, spool: Path, client=Non
 
 
 SOURCES_SHOWN = 200  # files listed in a run's metadata (a year-long backfill has thousands)
+REASONS_SHOWN = 20  # kinds of reason listed in a run's metadata, the most frequent first
+SAMPLES_PER_REASON = 3
+RAW_SHOWN = 200  # characters of a sample's raw text
 
 
 class DayRangeIngest:
@@ -111,6 +116,7 @@ class DayRangeIngest:
             "files": sum(len(d.files) for d in self.done.values()),
             "notes": dg.MetadataValue.md("\n".join(f"- {n}" for d in self.done.values() for n in d.notes) or "none"),
             "sources": dg.MetadataValue.md(sources_table(self.done)),
+            **reject_reasons(self.done),
         }
 
 
@@ -129,6 +135,47 @@ def sources_table(done: dict[str, DayOutcome]) -> str:
     if len(lines) > len(shown):
         shown.append(f"\n... and {len(lines) - len(shown)} more files")
     return "\n".join(shown) if len(lines) > 2 else "no landing files"
+
+
+def reject_reasons(done: dict[str, DayOutcome]) -> dict[str, dg.MetadataValue]:
+    """The run's rejects by kind of reason with their counts (``reasons``), and the first few
+    of each kind: reason, day, file, row and the start of the raw text (``reject_samples``);
+    e-mails and phones masked as the API masks them for a caller without the ``pii`` scope."""
+    rejects = pl.concat([outcome.rejects.with_columns(day=pl.lit(day)) for day, outcome in done.items()])
+    if rejects.is_empty():
+        return {"reasons": dg.MetadataValue.md("no rejects"), "reject_samples": dg.MetadataValue.md("no rejects")}
+    rejects = rejects.with_columns(kind=reason_kind(pl.col("reason")))
+    kinds = rejects.group_by("kind").agg(rows=pl.len()).sort(["rows", "kind"], descending=[True, False]).with_row_index("rank")
+    shown = kinds.head(REASONS_SHOWN)
+    reasons = markdown_table(mask_frame(shown.select(reason="kind", rows="rows")))
+    if kinds.height > shown.height:
+        rest = kinds.slice(shown.height).get_column("rows")
+        reasons += f"\n\n... and {rest.len()} more kinds of reason ({rest.sum()} rejects)"
+    samples = (
+        rejects.join(shown.select("kind", "rank"), on="kind", maintain_order="left")
+        .filter(pl.int_range(pl.len()).over("kind") < SAMPLES_PER_REASON)
+        .sort("rank", maintain_order=True)
+        .select("reason", "day", file=pl.col("source_file").str.split("/").list.last(), row="source_row", raw="raw")
+    )
+    raw = pl.col("raw")  # cut once masked: a cut address would no longer look like one
+    samples = mask_frame(samples).with_columns(
+        raw=pl.when(raw.str.len_chars() > RAW_SHOWN).then(raw.str.slice(0, RAW_SHOWN) + "…").otherwise(raw)
+    )
+    return {"reasons": dg.MetadataValue.md(reasons), "reject_samples": dg.MetadataValue.md(markdown_table(samples))}
+
+
+def reason_kind(reason: pl.Expr) -> pl.Expr:
+    """A reason without what is particular to its row, so rejects group by what went wrong:
+    quoted values (ids, timestamps, headers) become '…', details in brackets (the first
+    occurrence's file and row, a parser's message) (…), and counts N: "duplicate ticket_id
+    'T7': the first occurrence (a.csv row 2) is kept" -> "duplicate ticket_id '…': the first
+    occurrence (…) is kept", "row has 8 fields but the header has 7" -> "row has N fields but
+    the header has N"."""
+    return (
+        reason.str.replace_all(r"'.*?'([\s:,)]|$)", "'…'${1}")  # a quote inside a value ("O'Brien") does not end it
+        .str.replace_all(r"\(.*\)", "(…)")  # outermost brackets: a file name may have its own, "export (1).csv"
+        .str.replace_all(r"(^|\s)\d+(\s|$)", "${1}N${2}")
+    )
 
 
 class IngestConfig(dg.Config):
