@@ -313,6 +313,7 @@ def test_tickets_of_a_selection_most_negative_first_with_their_total(api):
         (("entity_type", "error_code"), ("entity", code.lower())): tickets.join(
             mentions.filter(pl.col("normalized") == code).select("ticket_id", "date").unique(), on=["ticket_id", "date"]
         ),
+        (("entity_type", "ERROR_CODE"),): tickets.join(mentions.select("ticket_id", "date").unique(), on=["ticket_id", "date"]),
     }
     for selection, want in selections.items():
         want = want.sort(order, descending=[False, True, False])

@@ -372,18 +372,18 @@ class Reader:
         return found.with_columns(pl.col(counts).cast(pl.Int64)) if found.height else pl.DataFrame(schema=dict.fromkeys(output))
 
     def tickets(self, days: DateRange, selection: TicketSelection, limit: int = 50, offset: int = 0) -> Page:
-        """The tickets of a selection (product, channel, agent, label, an entity they mention),
+        """The tickets of a selection (product, channel, agent, label, an entity they mention, or any of a type),
         most negative first, with their scores: what lies behind a number or a flag."""
         if not 1 <= limit <= MAX_LIMIT or offset < 0:
             raise BadRequest(f"limit must be 1..{MAX_LIMIT} and offset at least 0")
         if selection.label is not None and selection.label not in SENTIMENT_LABELS:
             raise BadRequest(f"label must be one of {', '.join(SENTIMENT_LABELS)}")
-        if (selection.entity_type is None) != (selection.entity is None):
-            raise BadRequest("entity_type and entity go together: the type (e.g. error_code) and its normalized value")
+        if selection.entity is not None and selection.entity_type is None:
+            raise BadRequest("entity needs entity_type: the type (e.g. error_code) of the normalized value")
         mentioning = (
             """ and exists (select 1 from {entity} e where e.ticket_id = t.ticket_id and e.year = t.year and e.month = t.month
-                and e.day = t.day and lower(e.type) = lower($entity_type) and lower(e.normalized) = lower($entity))"""
-            if selection.entity is not None
+                and e.day = t.day and lower(e.type) = lower($entity_type) and ($entity is null or lower(e.normalized) = lower($entity)))"""
+            if selection.entity_type is not None
             else ""
         )
         rows = f"""
@@ -397,7 +397,7 @@ class Reader:
         """
         params = asdict(selection)
         assets = ("ticket", "sentiment", "entity")
-        if selection.entity is None:  # DuckDB refuses a parameter the query does not use
+        if selection.entity_type is None:  # DuckDB refuses a parameter the query does not use
             del params["entity_type"], params["entity"]
             assets = ("ticket", "sentiment")
         sql = f"select * from {rows} order by compound, created_at desc, ticket_id limit $limit offset $offset"

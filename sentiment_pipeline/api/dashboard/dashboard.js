@@ -6,7 +6,8 @@
 const KEY = "sentiment-api-key";
 const DAY_MS = 86400000;
 const BASELINE_DAYS = 28;
-const ENTITY_TYPES = ["product", "error_code", "version"];
+const ENTITY_TYPES = ["product", "error_code", "version", "order_id"];
+const ANY_ORDER = "any order number"; // order numbers are one per order: their problems count as one issue
 const WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 const PLOT_CONFIG = { displaylogo: false, responsive: true };
 const $ = (id) => document.getElementById(id);
@@ -213,8 +214,9 @@ function headline(current, previous, days) {
 function entityTotals(rows) {
   const totals = new Map();
   for (const row of rows) {
-    const key = `${row.type}\u0000${row.normalized}`;
-    const total = totals.get(key) ?? { type: row.type, value: row.normalized, mentions: 0, tickets: 0, negative: 0, compound_sum: 0 };
+    const value = row.type === "order_id" ? ANY_ORDER : row.normalized;
+    const key = `${row.type}\u0000${value}`;
+    const total = totals.get(key) ?? { type: row.type, value, mentions: 0, tickets: 0, negative: 0, compound_sum: 0 };
     total.mentions += row.mentions;
     total.tickets += row.tickets;
     total.negative += row.negative ?? 0;
@@ -388,12 +390,22 @@ async function show() {
 
   const current = entityTotals(entities);
   const earlier = entityTotals(entitiesBefore);
+  const orders = current.get(`order_id\u0000${ANY_ORDER}`);
+  if (orders) {
+    // Summed per order number, a ticket naming two orders would count twice: ask for the exact counts.
+    const [all, negative] = await Promise.all([
+      api("/v1/tickets", { start, end, entity_type: "order_id", limit: 1 }),
+      api("/v1/tickets", { start, end, entity_type: "order_id", label: "negative", limit: 1 }),
+    ]);
+    Object.assign(orders, { tickets: all.total, negative: negative.total, share_negative: all.total ? negative.total / all.total : null, avg_compound: null });
+  }
   const issues = [...current.values()].sort((a, b) => b.mentions - a.mentions).slice(0, 20);
   const issueColumns = [
     { key: "type" }, { key: "value" }, { key: "mentions", format: integer }, { key: "tickets", format: integer },
     { key: "share_negative", label: "share negative", format: percent }, { key: "avg_compound", label: "avg sentiment", format: number(3) },
   ];
-  const entityTickets = (row) => showTickets({ start, end, entity_type: row.type, entity: row.value }, `Tickets mentioning ${row.value}`);
+  const entityTickets = (row) =>
+    showTickets({ start, end, entity_type: row.type, entity: row.value === ANY_ORDER ? null : row.value }, `Tickets mentioning ${row.value}`);
   renderTable("issues", issueColumns, issues, { onClick: entityTickets, csvName: `top_issues_${start}_${end}` });
   const movers = [...new Set([...current.keys(), ...earlier.keys()])]
     .map((key) => {
@@ -404,11 +416,14 @@ async function show() {
     })
     .sort((a, b) => Math.abs(b.change) - Math.abs(a.change))
     .slice(0, 10);
+  const moversNote = earlier.size
+    ? `change in mentions, ${previous.start} to ${previous.end} against this range`
+    : `Nothing to compare: no mentions from ${previous.start} to ${previous.end}.`;
   renderTable(
     "movers",
     [{ key: "type" }, { key: "value" }, { key: "mentions", format: integer }, { key: "previous", label: "previous period", format: integer }, { key: "change", format: integer }, { key: "share_negative", label: "share negative now", format: percent }],
-    movers,
-    { onClick: entityTickets, csvName: `movers_${start}_${end}` },
+    earlier.size ? movers : [],
+    { onClick: entityTickets, csvName: `movers_${start}_${end}`, note: moversNote },
   );
 
   renderTable(

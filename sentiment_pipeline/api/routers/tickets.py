@@ -47,7 +47,9 @@ def tickets(
     channel: Annotated[str | None, Query(max_length=50)] = None,
     agent: Annotated[str | None, Query(max_length=200, description="agent_id")] = None,
     label: Annotated[Literal["positive", "neutral", "negative"] | None, Query()] = None,
-    entity_type: Annotated[str | None, Query(max_length=50, description="with entity: tickets mentioning it (e.g. error_code)")] = None,
+    entity_type: Annotated[
+        str | None, Query(max_length=50, description="tickets mentioning an entity of this type (e.g. order_id), or with entity: that one")
+    ] = None,
     entity: Annotated[str | None, Query(max_length=200, description="with entity_type: its normalized value (e.g. E2210)")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
