@@ -45,13 +45,8 @@ SOURCES = ("daily_sentiment_summary", "daily_entity_mentions")
 GROUP = ["dimension", "entity_type", "value"]
 # One row per day x group: the input of ``find_spikes``.
 COUNTS: dict[str, pl.DataType] = {
-    "date": pl.Date(),
-    "dimension": pl.String(),
-    "entity_type": pl.String(),
-    "value": pl.String(),
-    "tickets": pl.Int64(),
-    "negative": pl.Int64(),
-}
+    column: SENTIMENT_ALERTS[column] for column in ("date", *GROUP, "tickets", "negative")
+}  # (a flag's own first columns)
 
 
 @dataclass(frozen=True)
