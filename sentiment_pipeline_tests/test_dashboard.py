@@ -11,6 +11,7 @@ import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
+import polars as pl
 import pytest
 import requests
 
@@ -117,6 +118,11 @@ def test_the_incident_is_flagged_and_opens_its_tickets_and_a_conversation(browse
     incident = sample.INCIDENT
     rows = page.locator("#spikes tbody tr")
     texts = rows.all_inner_texts()
+    with page.expect_download() as download:  # every table downloads as CSV: what it shows
+        page.click("#spikes button[data-csv]")
+    csv = pl.read_csv(download.value.path())
+    assert csv.height == rows.count() and csv.columns[:4] == ["date", "dimension", "entity_type", "value"]
+    assert page.evaluate("[document.cookie, localStorage.length, sessionStorage.length]") == ["", 0, 1]  # the key: this tab only
     at = next(i for i, text in enumerate(texts) if f"product\t\t{incident.product}" in text and incident.day(END).isoformat() in text)
     rows.nth(at).click()
     page.wait_for_function("document.querySelector('#tickets-title').textContent.includes('behind the flag')")
