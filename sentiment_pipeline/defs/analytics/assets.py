@@ -54,7 +54,7 @@ def analytics_asset(table: str) -> dg.AssetsDefinition:
         name=table,
         description=DESCRIPTIONS[table],
         deps=list(aggregates.INPUTS[table]),
-        metadata={"dagster/column_schema": table_schema(AGGREGATES[table])},
+        metadata={"dagster/column_schema": table_schema(table)},
         check_specs=[adds_up_spec(table)],
         group_name="analytics",
         kinds={"duckdb", "parquet"},
@@ -118,7 +118,7 @@ class SpikeConfig(dg.Config):
 @dg.asset(
     description=ALERTS_DESCRIPTION,
     deps=[dg.AssetDep(source, partition_mapping=BASELINE_WINDOW) for source in spikes.SOURCES],
-    metadata={"dagster/column_schema": table_schema(SENTIMENT_ALERTS)},
+    metadata={"dagster/column_schema": table_schema("sentiment_alerts")},
     check_specs=[NO_SPIKES],
     group_name="analytics",
     kinds={"polars", "parquet"},

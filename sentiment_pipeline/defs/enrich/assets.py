@@ -13,7 +13,7 @@ from sentiment_pipeline.defs.lake import Lake
 from sentiment_pipeline.defs.metadata import table_schema
 from sentiment_pipeline.defs.partitions import FRESHNESS, OWNERS, STEP_RETRY, STORAGE_POOL, backfill_policy, daily_partitions
 from sentiment_pipeline.entities import extract_entities, product_catalog
-from sentiment_pipeline.schemas import COMMENT, ENTITY, SENTIMENT, SENTIMENT_LABELS, TICKET_CANONICAL, TRAJECTORIES
+from sentiment_pipeline.schemas import SENTIMENT_LABELS, TICKET_CANONICAL, TRAJECTORIES
 from sentiment_pipeline.sentiment import Model
 from sentiment_pipeline.storage import partition_day
 
@@ -35,7 +35,7 @@ def day_columns(ticket: pl.LazyFrame, partition_key: str, columns: tuple[str, ..
         "comment in time order; author, role (customer, agent, other), text, and the message's sentiment "
         "(compound, pos, neu, neg, label) from the same support-domain model as `sentiment`."
     ),
-    metadata={"dagster/column_schema": table_schema(COMMENT)},
+    metadata={"dagster/column_schema": table_schema("comment")},
     check_specs=COMMENT_SPECS,
     group_name="enrich",
     kinds={"polars", "parquet"},
@@ -74,7 +74,7 @@ def comment(context: dg.AssetExecutionContext, ticket: pl.LazyFrame, lake: Lake)
         "label (positive >= 0.05, negative <= -0.05, else neutral); trajectory of the customer's labels from "
         "their first message to their last (improving, declining, stable, single) with both labels; model name and version."
     ),
-    metadata={"dagster/column_schema": table_schema(SENTIMENT)},
+    metadata={"dagster/column_schema": table_schema("sentiment")},
     check_specs=SENTIMENT_SPECS,
     group_name="enrich",
     kinds={"polars", "parquet"},
@@ -119,7 +119,7 @@ def sentiment(context: dg.AssetExecutionContext, comment: pl.LazyFrame, lake: La
         "One row per entity mention in a ticket's subject or body: type (product, order_id, email, phone, url, "
         "money, error_code, version), text as written, normalized value, field and character offsets."
     ),
-    metadata={"dagster/column_schema": table_schema(ENTITY)},
+    metadata={"dagster/column_schema": table_schema("entity")},
     group_name="enrich",
     kinds={"polars", "parquet"},
     io_manager_key="parquet_io_manager",

@@ -16,7 +16,6 @@ from sentiment_pipeline.defs.metadata import table_schema
 from sentiment_pipeline.defs.partitions import FRESHNESS, OWNERS, STEP_RETRY, STORAGE_POOL, backfill_policy, daily_partitions
 from sentiment_pipeline.ingest import DayIngest, DayOutcome, LandingFile, ingest_day
 from sentiment_pipeline.ingest.sources import SourceProfile, SourcesFileError, load_profiles
-from sentiment_pipeline.schemas import ASSETS
 from sentiment_pipeline.settings import load_settings
 
 
@@ -139,7 +138,7 @@ class IngestConfig(dg.Config):
         "ticket": dg.AssetOut(
             description="One row per ticket: typed canonical columns, lineage, then every custom field of the exports (as text).",
             io_manager_key="parquet_io_manager",
-            metadata={"dagster/column_schema": table_schema(ASSETS["ticket"])},
+            metadata={"dagster/column_schema": table_schema("ticket")},
             kinds={"polars", "parquet"},
             owners=OWNERS,
             freshness_policy=FRESHNESS,
@@ -147,7 +146,7 @@ class IngestConfig(dg.Config):
         "ticket_rejects": dg.AssetOut(
             description="One row per rejected input row (or unreadable file): file, row number, raw content, reason.",
             io_manager_key="parquet_io_manager",
-            metadata={"dagster/column_schema": table_schema(ASSETS["ticket_rejects"])},
+            metadata={"dagster/column_schema": table_schema("ticket_rejects")},
             kinds={"polars", "parquet"},
             owners=OWNERS,
             freshness_policy=FRESHNESS,
