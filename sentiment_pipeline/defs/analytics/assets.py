@@ -1,6 +1,8 @@
 """The analytics steps: the three DuckDB-computed analyst tables (core: ``sentiment_pipeline.aggregates``)
 and the spikes of negative sentiment found in two of them (core: ``sentiment_pipeline.spikes``)."""
 
+from collections import Counter
+
 import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
@@ -9,6 +11,7 @@ from pydantic import Field
 from sentiment_pipeline import aggregates, spikes, storage
 from sentiment_pipeline.defs.alerts import notify_spikes
 from sentiment_pipeline.defs.analytics.checks import NO_SPIKES, adds_up_result, adds_up_spec, no_spikes_result
+from sentiment_pipeline.defs.checking import report
 from sentiment_pipeline.defs.io_manager import LazyPartitions
 from sentiment_pipeline.defs.lake import Lake
 from sentiment_pipeline.defs.metadata import markdown_preview, table_schema
@@ -81,7 +84,7 @@ def analytics_asset(table: str) -> dg.AssetsDefinition:
             return {**headline(table, combined), "preview": markdown_preview(combined)}
 
         yield dg.Output(LazyPartitions(context.partition_keys, compute, summary))
-        yield adds_up_result(root, table, context.partition_keys)
+        yield from report(context, [adds_up_result(root, table, context.partition_keys)])
 
     return compute_table
 
@@ -168,7 +171,8 @@ def sentiment_alerts(context: dg.AssetExecutionContext, config: SpikeConfig, lak
 
     yield dg.Output(LazyPartitions(context.partition_keys, compute, summary))
     notification = notify_spikes(context.log, context.run_id, new)
-    yield no_spikes_result(root, context.partition_keys, new_flags=len(new), notification=notification)
+    new_by_day = Counter(flag["date"].isoformat() for flag in new)
+    yield from report(context, [no_spikes_result(root, context.partition_keys, new_by_day, notification)])
 
 
 def stored_flags(root: str, partition_key: str) -> pl.DataFrame:

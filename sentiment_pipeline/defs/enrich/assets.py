@@ -7,6 +7,7 @@ import dagster as dg
 import polars as pl
 
 from sentiment_pipeline.conversations import CONVERSATION_COLUMNS, messages, score_messages, ticket_sentiment
+from sentiment_pipeline.defs.checking import report
 from sentiment_pipeline.defs.enrich.checks import COMMENT_SPECS, SENTIMENT_SPECS, comment_results, sentiment_results
 from sentiment_pipeline.defs.io_manager import LazyPartitions
 from sentiment_pipeline.defs.lake import Lake
@@ -65,7 +66,7 @@ def comment(context: dg.AssetExecutionContext, ticket: pl.LazyFrame, lake: Lake)
         return {"messages": total, **{f"messages_{role}": n for role, n in roles.items()}, **negative}
 
     yield dg.Output(LazyPartitions(context.partition_keys, compute, summary))
-    yield from comment_results(lake.roots().storage_root, context.partition_keys)
+    yield from report(context, comment_results(lake.roots().storage_root, context.partition_keys))
 
 
 @dg.asset(
@@ -111,7 +112,7 @@ def sentiment(context: dg.AssetExecutionContext, comment: pl.LazyFrame, lake: La
         return {"tickets": tickets, **shares, "mean_compound": mean, **moves, "model": f"{model.name} ({model.version})"}
 
     yield dg.Output(LazyPartitions(context.partition_keys, compute, summary))
-    yield from sentiment_results(lake.roots().storage_root, context.partition_keys)
+    yield from report(context, sentiment_results(lake.roots().storage_root, context.partition_keys))
 
 
 @dg.asset(

@@ -9,6 +9,7 @@ import dagster as dg
 from pydantic import Field
 
 from sentiment_pipeline import storage
+from sentiment_pipeline.defs.checking import report
 from sentiment_pipeline.defs.ingest.checks import INGEST_SPECS, ticket_results
 from sentiment_pipeline.defs.io_manager import LazyPartitions, Partition
 from sentiment_pipeline.defs.lake import Lake
@@ -170,10 +171,11 @@ def ingest(context: dg.AssetExecutionContext, config: IngestConfig, lake: Lake):
         run = DayRangeIngest(context.partition_keys, roots.landing_root, datetime.now(UTC), Path(spool), profiles, lake.s3_client())
         yield dg.Output(run.tickets(), "ticket")  # streamed into the writer day by day first
         yield dg.Output(run.rejects(), "ticket_rejects")
-    yield from ticket_results(
+    checks = ticket_results(
         roots.storage_root,
         context.partition_keys,
         input_rows={key: day.input_rows for key, day in run.done.items()},
         row_rejects={key: day.row_rejects for key, day in run.done.items()},
         reject_share_warn_at=config.reject_share_warn_at,
     )
+    yield from report(context, checks)
