@@ -51,6 +51,7 @@ TICKET_REJECTS: dict[str, pl.DataType] = {
 
 SENTIMENT_LABELS = ("negative", "neutral", "positive")  # the one label vocabulary, worst first
 TRAJECTORIES = ("improving", "declining", "stable", "single")  # the customer's first label against their last
+ROLES = ("customer", "agent", "other")  # who wrote a message of a conversation
 SCORES: dict[str, pl.DataType] = {
     "compound": pl.Float64(),
     "pos": pl.Float64(),

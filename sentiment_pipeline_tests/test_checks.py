@@ -44,7 +44,7 @@ def test_every_check_passes_on_a_clean_day(local_storage):
     tickets = storage.scan_partitions(str(local_storage), "ticket", [DAY]).collect().height
     assert counts["tickets"] == tickets >= 150 and counts["input_rows"] == tickets + counts["row_rejects"]
     on_disk = sum(f.stat().st_size for f in (local_storage / "sentiment").rglob("*.parquet"))
-    assert result.asset_materializations_for_node("sentiment")[0].metadata["asset_bytes_total"].value == on_disk > 0
+    assert result.asset_materializations_for_node("sentiment")[0].metadata["storage"].value["asset_bytes_total"] == on_disk > 0
 
 
 def test_a_range_run_reports_every_check_per_day_and_the_dirty_day_warns(local_storage):
