@@ -64,7 +64,10 @@ def test_a_range_run_reports_every_check_per_day_and_the_dirty_day_warns(local_s
     assert set(found) == {(spec.name, day) for spec in INGEST_SPECS for day in days}
     assert [key for key, e in found.items() if not e.passed] == [("reject_share", DAY)]
     share = found["reject_share", DAY]
-    assert share.severity == dg.AssetCheckSeverity.WARN and share.description == "40.0% of the day's rows rejected (warns above 20.0%)"
+    assert (
+        share.severity == dg.AssetCheckSeverity.WARN and share.description == f"{DAY}: 40.0% of the day's rows rejected (warns above 20.0%)"
+    )
+    assert found["reject_share", days[0]].description == f"{days[0]}: passed"  # the run's log names every day
     assert {day: found["reject_share", day].metadata["reject_share"].value for day in days} == {days[0]: 0, DAY: 0.4, days[2]: 0}
     assert {day: found["rows_conserved", day].metadata["row_rejects"].value for day in days} == {days[0]: 0, DAY: 4, days[2]: 0}
     # what the UI reads per partition: each day's latest result, current for that day's materialization

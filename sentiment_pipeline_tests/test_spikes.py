@@ -313,7 +313,7 @@ def test_asset_flags_the_planted_day_warns_and_posts_new_flags_once(local_storag
     check = checks[SPIKE_DAY]
     assert check.severity == dg.AssetCheckSeverity.WARN
     assert check.metadata["flags"].value == check.metadata["new_flags"].value == len(flags)
-    described = check.description.split("; ")
+    described = check.description.removeprefix(f"{SPIKE_DAY}: ").split("; ")
     assert "product CloudSync: 75% negative (15/20) vs 10% over the 28 days before (6/60), p=6.5e-08" in described
     assert "entity product CloudSync: 75% negative (15/20) vs 10% over the 28 days before (6/60), p=6.5e-08" in described
     assert check.metadata["notification"].value == f"posted {len(flags)} new spike(s) to the webhook"

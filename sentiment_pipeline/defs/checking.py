@@ -6,7 +6,7 @@ history), so it costs about what the day costs, and it judges what actually land
 storage rather than what the code meant to write. Checks are partitioned like their assets
 (``partitions_def`` on a check spec, a preview of Dagster 1.13): a run of many days reports
 one result per check and day, so the UI shows a failing day under its own partition, with
-why it failed as the result's description.
+the day and why it failed as the result's description.
 """
 
 from collections.abc import Iterable, Iterator, Mapping
@@ -67,7 +67,7 @@ def report(context: dg.AssetExecutionContext, checks: Iterable[DayVerdicts]) -> 
                 check_name=check.name,
                 passed=key not in check.failures,
                 severity=check.severity,
-                description=check.failures.get(key),
+                description=f"{key}: {check.failures.get(key, 'passed')}",  # the run's log names the day too
                 blocking=spec.blocking,
                 partition=key,
                 metadata=check.facts.get(key, {}),
