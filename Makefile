@@ -3,8 +3,20 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEMO_DAYS ?= 3
+DEMO_DAYS ?= 30
+DEMO_LANDING := data/landing
 export DAGSTER_HOME := $(CURDIR)/.dagster
+
+# The first and the last day folder under the landing folder, as shell snippets that run with
+# the recipe (so they see the days the demo has just written); empty when there is none.
+LANDING_DAYS = ls $(DEMO_LANDING) 2>/dev/null | grep -xE '[0-9]{4}-[0-9]{2}-[0-9]{2}'
+FIRST_LANDING_DAY = $$($(LANDING_DAYS) | head -n 1)
+LAST_LANDING_DAY = $$($(LANDING_DAYS) | tail -n 1)
+# Definitions loaded by `demo` and `dev` start their daily partitions where the landing data
+# starts, not at the settings' default (no '699 partitions, 0 % filled' on first open); with
+# no landing data the default applies (an empty value counts as unset), and a value set in the
+# environment wins. `test` and `bench` make their own lakes and dates, so they do not get it.
+WITH_PARTITIONS_START = SENTIMENT_PARTITIONS_START="$${SENTIMENT_PARTITIONS_START:-$(FIRST_LANDING_DAY)}"
 
 .PHONY: install browser demo dashboard dev test test-fast lint format bench clean
 
@@ -21,10 +33,17 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
+# The demo tells a story over DEMO_DAYS days ending yesterday (UTC): weekly rhythm, a product
+# incident a week ago and conversations that recover after it. The sample files of earlier
+# demo runs are deleted first (only the demo's own files in its landing folder, data/landing:
+# tickets-*.csv, chat-*.jsonl, servicedesk-*.csv, and the day folders they leave empty), so
+# the partitions start at this story's first day.
 demo: install
-	$(BIN)/sentiment-pipeline generate-sample --out data/landing --days $(DEMO_DAYS) --rows-per-day 400 --extra-cols 40
-	$(BIN)/dagster asset materialize -m sentiment_pipeline.definitions --select '*' \
-		--partition-range "$$($(BIN)/python -c 'from datetime import UTC, datetime, timedelta as d; t = datetime.now(UTC).date(); print(f"{t - d(days=$(DEMO_DAYS))}...{t - d(days=1)}")')"
+	find $(DEMO_LANDING) -mindepth 2 -maxdepth 2 -type f \( -name 'tickets-*.csv' -o -name 'chat-*.jsonl' -o -name 'servicedesk-*.csv' \) -delete 2>/dev/null || true
+	find $(DEMO_LANDING) -mindepth 1 -maxdepth 1 -type d -empty -delete 2>/dev/null || true
+	$(BIN)/sentiment-pipeline generate-sample --story --out $(DEMO_LANDING) --days $(DEMO_DAYS) --rows-per-day 400 --extra-cols 40
+	$(WITH_PARTITIONS_START) $(BIN)/dagster asset materialize -m sentiment_pipeline.definitions --select '*' \
+		--partition-range "$(FIRST_LANDING_DAY)...$(LAST_LANDING_DAY)"
 	@echo
 	@echo "Done. Parquet assets:  data/<asset>/year=YYYY/month=MM/day=DD/*.parquet"
 	@echo "Dagster UI:            make dev   (then open http://127.0.0.1:3000)"
@@ -38,7 +57,7 @@ dashboard: install
 	$(BIN)/sentiment-pipeline serve --host 127.0.0.1 --port 8000
 
 dev: install
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	$(WITH_PARTITIONS_START) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 # A native crash (pytest killed by a signal, seen once: a segfault inside a test using S3)
 # is printed with its traceback and the suite runs once more; a second crash or any test

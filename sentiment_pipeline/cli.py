@@ -21,6 +21,11 @@ def main(argv: list[str] | None = None) -> None:
     generate.add_argument("--end", type=date.fromisoformat, help="last day (YYYY-MM-DD); default yesterday, UTC")
     generate.add_argument("--clean", action="store_true", help="no deliberately bad rows")
     generate.add_argument("--seed", type=int, default=7)
+    generate.add_argument(
+        "--story",
+        action="store_true",
+        help="a story instead of alike days: weekly rhythm, a product incident 7 days before --end, conversations that recover after it",
+    )
     serve = commands.add_parser("serve", help="run the read API (OpenAPI docs at /docs)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
@@ -71,6 +76,7 @@ def main(argv: list[str] | None = None) -> None:
             end=args.end,
             dirty=not args.clean,
             seed=args.seed,
+            story=args.story,
         )
         written = sample.generate(spec)
         days = sorted({p.parent.name for p in written})

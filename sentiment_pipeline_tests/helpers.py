@@ -61,16 +61,24 @@ def api_keys(store) -> dict[str, str]:
 
 @contextmanager
 def materialized_lake(
-    base: Path, days: int, rows_per_day: int, extra_cols: int, end: date, more_landing: dict[str, str] | None = None
+    base: Path,
+    days: int,
+    rows_per_day: int,
+    extra_cols: int,
+    end: date,
+    more_landing: dict[str, str] | None = None,
+    story: bool = False,
 ) -> Iterator[tuple[Path, pytest.MonkeyPatch]]:
     """For module-scoped fixtures: sample landing days (and ``more_landing``: 'YYYY-MM-DD/file' ->
-    text) under ``base/data``, every landing day materialized by the whole graph; yields the
+    text; ``story``: the demo's story) under ``base/data``, every landing day materialized by the whole graph; yields the
     storage root, set as SENTIMENT_STORAGE_ROOT until the block ends, and the patch that set it."""
     root = base / "data"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SENTIMENT_STORAGE_ROOT", str(root))
         patch.delenv("SENTIMENT_LANDING_ROOT", raising=False)
-        sample.generate(sample.SampleSpec(out=root / "landing", days=days, rows_per_day=rows_per_day, extra_cols=extra_cols, end=end))
+        sample.generate(
+            sample.SampleSpec(out=root / "landing", days=days, rows_per_day=rows_per_day, extra_cols=extra_cols, end=end, story=story)
+        )
         for name, text in (more_landing or {}).items():
             (root / "landing" / name).parent.mkdir(exist_ok=True)
             (root / "landing" / name).write_text(text)

@@ -128,6 +128,13 @@ def test_without_a_configured_key_one_is_made_beside_the_key_database_and_kept(t
     assert [p.name for p in stored.parent.iterdir()] == ["mask.key"]
 
 
+def test_columns_of_any_name_are_masked_even_value_and_variable():
+    frame = pl.DataFrame({"value": ["mail ann@example.com"], "variable": ["+1 415-555-0199"], "n": [1]})
+    masked = masking.mask_frame(frame).row(0, named=True)
+    assert masked["value"].startswith("mail [email:") and masked["variable"].startswith("[phone:") and masked["n"] == 1
+    assert masking.mask_frame(pl.DataFrame({"n": [1]})).equals(pl.DataFrame({"n": [1]}))
+
+
 def test_a_short_configured_key_is_refused(monkeypatch):
     monkeypatch.setenv("SENTIMENT_MASK_KEY", "short")
     with pytest.raises(ValueError, match="SENTIMENT_MASK_KEY"):

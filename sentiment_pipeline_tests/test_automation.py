@@ -11,9 +11,13 @@ import pytest
 
 from sentiment_pipeline import storage
 from sentiment_pipeline.definitions import defs
+from sentiment_pipeline.defs import automation
 from sentiment_pipeline.defs.automation import daily_pipeline, daily_pipeline_schedule, landing_sensor
+from sentiment_pipeline.defs.ingest.assets import ingest
 from sentiment_pipeline.defs.partitions import daily_partitions
 from sentiment_pipeline.settings import lake_roots
+
+from .helpers import materialize
 
 # The project's assets, checks and resources, with this module's job, schedule and sensor.
 DEFS = dg.Definitions(
@@ -37,10 +41,22 @@ def land(relative: str, body: bytes) -> None:
         Path(uri).write_bytes(body)
 
 
-def tick(cursor: str | None):
-    instance = dg.DagsterInstance.ephemeral()
-    with dg.build_sensor_context(cursor=cursor, instance=instance, definitions=DEFS, resources={"lake": defs.resources["lake"]}) as context:
+def tick(cursor: str | None, instance: dg.DagsterInstance | None = None):
+    """One evaluation, as the daemon makes it: a new context with the stored cursor, on ``instance`` (default: an empty one)."""
+    with dg.build_sensor_context(
+        cursor=cursor, instance=instance or dg.DagsterInstance.ephemeral(), definitions=DEFS, resources={"lake": defs.resources["lake"]}
+    ) as context:
         return landing_sensor.evaluate_tick(context)
+
+
+def ingest_days(instance: dg.DagsterInstance, first: str, last: str) -> None:
+    """``ticket`` and ``ticket_rejects`` of the days from ``first`` to ``last``, in one run (a backfill)."""
+    tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+    assert materialize([ingest], instance=instance, tags=tags).success
+
+
+def export(day: str, tickets: int = 1) -> bytes:
+    return ("ticket_id,created_at\n" + "".join(f"{day}-{n},{day}T10:00:00Z\n" for n in range(tickets))).encode()
 
 
 def requested(result) -> list[str]:
@@ -109,7 +125,7 @@ def test_sensor_runs_each_changed_day_once(landing):
     assert requested(first) == ["2025-03-01", "2025-03-02"]
     assert all(r.tags["dagster/partition"] == r.partition_key for r in first.run_requests)
     assert all(r.run_key.startswith(f"{r.partition_key}:") for r in first.run_requests)
-    assert set(json.loads(first.cursor)) == {"2025-03-01", "2025-03-02"}
+    assert set(json.loads(first.cursor)["days"]) == {"2025-03-01", "2025-03-02"}
 
     second = tick(first.cursor)
     assert requested(second) == [] and "no new or changed file" in second.skip_message
@@ -133,7 +149,7 @@ def test_sensor_runs_each_changed_day_once(landing):
     # A day whose files are all gone leaves the cursor and is not run (a run would empty it).
     storage.delete([storage.join(landing, "2025-03-02", "c.jsonl.gz")])
     gone = tick(changed.cursor)
-    assert requested(gone) == [] and set(json.loads(gone.cursor)) == {"2025-03-01"}
+    assert requested(gone) == [] and set(json.loads(gone.cursor)["days"]) == {"2025-03-01"}
 
 
 def test_file_rewritten_with_the_same_size_runs_again(local_storage):
@@ -148,7 +164,7 @@ def test_file_rewritten_with_the_same_size_runs_again(local_storage):
 
 def test_empty_or_missing_landing_root_skips(local_storage):
     result = tick(None)
-    assert result.run_requests == [] and result.skip_message and json.loads(result.cursor) == {}
+    assert result.run_requests == [] and result.skip_message and json.loads(result.cursor) == {"days": {}, "months": {}}
 
 
 def test_unchanged_tick_lists_once_and_reads_nothing(local_storage, monkeypatch):
@@ -166,3 +182,77 @@ def test_unchanged_tick_lists_once_and_reads_nothing(local_storage, monkeypatch)
     monkeypatch.setattr(storage, "read_bytes", lambda uri: pytest.fail(f"the sensor read {uri}"))
     second = tick(first.cursor)
     assert requested(second) == [] and len(listings) == 1
+
+
+def test_days_already_ingested_do_not_run_until_their_files_change(landing):
+    instance = dg.DagsterInstance.ephemeral()
+    days = ["2025-03-01", "2025-03-02", "2025-03-03"]
+    for day in days:
+        land(f"{day}/a.csv", export(day))
+        land(f"{day}/b.csv", export(day, 2))
+    ingest_days(instance, days[0], days[-1])
+
+    started = tick(None, instance)  # a daemon starting with no cursor: the days are found ingested
+    assert requested(started) == [] and "3 of them found already ingested" in started.skip_message
+    restarted = tick(started.cursor, instance)
+    assert requested(restarted) == [] and restarted.cursor == started.cursor
+    earlier_form = json.dumps(json.loads(started.cursor)["days"])  # a cursor written before months were summarised
+    assert requested(tick(earlier_form)) == []  # vouches for every day: nothing looked up, even on an empty instance
+
+    land("2025-03-02/b.csv", export("2025-03-02", 3))  # rewritten: a new size and mtime
+    touched = tick(restarted.cursor, instance)
+    assert requested(touched) == ["2025-03-02"]
+    assert requested(tick(touched.cursor, instance)) == []
+
+    land("2025-03-04/a.csv", export("2025-03-04"))
+    added = tick(touched.cursor, instance)
+    assert requested(added) == ["2025-03-04"]
+
+    assert requested(tick(None, instance)) == ["2025-03-02", "2025-03-04"]  # a lost cursor: what was not ingested since
+    ingest_days(instance, "2025-03-02", "2025-03-04")
+    assert requested(tick(None, instance)) == []
+
+
+def test_an_old_day_that_changes_runs_alone_and_only_its_month_is_looked_up(local_storage, monkeypatch):
+    monkeypatch.setattr(automation, "RECENT_DAYS", 2)
+    days = ["2025-02-26", "2025-02-27", "2025-02-28", "2025-03-01", "2025-03-02", "2025-03-03"]
+    for day in days:
+        land(f"{day}/a.csv", export(day))
+    instance = dg.DagsterInstance.ephemeral()
+    ingest_days(instance, days[0], days[-1])
+    cursor = tick(None, instance).cursor
+    assert json.loads(cursor)["days"].keys() == {"2025-03-02", "2025-03-03"}
+    assert json.loads(cursor)["months"].keys() == {"2025-02", "2025-03"}
+
+    looked_up = []
+    real_lookup = automation._recorded_digests
+    monkeypatch.setattr(automation, "_recorded_digests", lambda instance, days: looked_up.append(days) or real_lookup(instance, days))
+    unchanged = tick(cursor, instance)
+    assert requested(unchanged) == [] and looked_up == [[]] and unchanged.cursor == cursor
+
+    land("2025-02-27/a.csv", export("2025-02-27", 2))
+    changed = tick(cursor, instance)
+    assert requested(changed) == ["2025-02-27"]
+    assert looked_up[-1] == ["2025-02-26", "2025-02-27", "2025-02-28"]
+
+    land("2025-01-15/late.csv", export("2025-01-15"))  # a late folder for a month the cursor never saw
+    assert requested(tick(changed.cursor, instance)) == ["2025-01-15"]
+
+
+def test_cursor_stays_small_over_three_years_of_days(local_storage, monkeypatch):
+    first = TODAY - timedelta(days=3 * 365)
+    monkeypatch.setattr(automation, "daily_partitions", dg.DailyPartitionsDefinition(start_date=first.isoformat()))
+    root = Path(lake_roots().landing_root)
+    for offset in range(3 * 365):
+        folder = root / (first + timedelta(days=offset)).isoformat()
+        folder.mkdir(parents=True)
+        (folder / "a.csv").write_bytes(b"ticket_id\n1\n")
+    with dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral(), resources={"lake": defs.resources["lake"]}) as context:
+        first_tick = landing_sensor(context)  # invoked directly: these days are before the job's first partition
+    assert len(first_tick.run_requests) == 3 * 365
+    assert len(first_tick.cursor) < 3_500, len(first_tick.cursor)  # about 1.9 KB of recent days, 30 bytes a month
+    with dg.build_sensor_context(
+        cursor=first_tick.cursor, instance=dg.DagsterInstance.ephemeral(), resources={"lake": defs.resources["lake"]}
+    ) as context:
+        again = landing_sensor(context)
+    assert again.run_requests == [] and again.cursor == first_tick.cursor

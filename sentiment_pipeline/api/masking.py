@@ -68,7 +68,15 @@ def tokens(found: Iterable[str | None]) -> dict[str, str]:
 def mask_frame(frame: pl.DataFrame) -> pl.DataFrame:
     """Every text column masked column-wise; nested columns (lists, structs) value by value."""
     strings = [name for name, dtype in frame.schema.items() if dtype == pl.String]
-    found = frame.select(pl.col(strings).str.extract_all(PII)).unpivot().get_column("value").explode() if strings else []
+    found = (
+        (  # (unpivot's own names are set: a table may have a `value` column, as sentiment_alerts does)
+            frame.select(pl.col(strings).str.extract_all(PII)).unpivot(variable_name="__column", value_name="__matches")
+            if strings
+            else pl.DataFrame({"__matches": []}, schema={"__matches": pl.List(pl.String)})
+        )
+        .get_column("__matches")
+        .explode()
+    )
     mapping = tokens(found)
     masked = (
         frame.with_columns(

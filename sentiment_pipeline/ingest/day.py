@@ -27,7 +27,7 @@ class DayOutcome:
     input_rows: int
     files: list[str]
     notes: list[str]
-    sources: list[dict]  # per readable file: file, profile, columns mapped, rows, tickets, rejects
+    sources: list[dict]  # per file, in name order: file, profile, columns mapped, rows, tickets, rejects
 
     @property
     def row_rejects(self) -> int:
@@ -138,6 +138,11 @@ class DayIngest:
                     summary["tickets"] += good.height
                     yield shape(block.rows, good)
             summary["rejects"] = summary["rows"] - summary["tickets"]
+        unreadable = [
+            {"file": reject["source_file"], "profile": "none: file not ingested", "rows": 0, "tickets": 0, "rejects": 1}
+            for reject in self._file_rejects
+        ]
+        order = {uri: position for position, uri in enumerate(self.files)}
         if not yielded:
             yield pl.DataFrame(schema=self._schema)
         schema = {k: v for k, v in TICKET_REJECTS.items() if k != "ingested_at"}
@@ -148,7 +153,7 @@ class DayIngest:
             input_rows=input_rows,
             files=self.files,
             notes=[note for source in self._sources for note in source.notes],
-            sources=summaries,
+            sources=sorted([*summaries, *unreadable], key=lambda summary: order[summary["file"]]),
         )
 
     @staticmethod

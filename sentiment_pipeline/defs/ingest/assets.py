@@ -2,42 +2,47 @@
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 from pydantic import Field
 
 from sentiment_pipeline import storage
+from sentiment_pipeline.api.masking import mask_frame
 from sentiment_pipeline.defs.checking import report
 from sentiment_pipeline.defs.ingest.checks import INGEST_SPECS, ticket_results
 from sentiment_pipeline.defs.io_manager import LazyPartitions, Partition
 from sentiment_pipeline.defs.lake import Lake
-from sentiment_pipeline.defs.metadata import table_schema
+from sentiment_pipeline.defs.landing import LANDING_DIGEST, digest, file_entry, is_export
+from sentiment_pipeline.defs.metadata import markdown_table, table_schema
 from sentiment_pipeline.defs.partitions import FRESHNESS, OWNERS, STEP_RETRY, STORAGE_POOL, backfill_policy, daily_partitions
 from sentiment_pipeline.ingest import DayIngest, DayOutcome, LandingFile, ingest_day
 from sentiment_pipeline.ingest.sources import SourceProfile, SourcesFileError, load_profiles
 from sentiment_pipeline.settings import load_settings
 
 
-def landing_files(landing_root: str, partition_key: str, spool: Path, client=None) -> list[LandingFile]:
+def landing_files(landing_root: str, partition_key: str, spool: Path, client=None) -> tuple[list[LandingFile], str]:
     """Every export in ``<landing root>/YYYY-MM-DD/`` (none if the folder does not exist), as
-    local files to stream from: S3 objects are downloaded into ``spool`` first.
-
-    Names starting with '.' or '_' (editor files, ``_SUCCESS`` markers) are not exports.
+    local files to stream from (S3 objects are downloaded into ``spool`` first), and the digest
+    of the listing they were taken from, which the landing sensor compares with the folder later.
     """
     folder = storage.join(landing_root, storage.partition_day(partition_key).isoformat())
+    exports = [info for info in storage.list_files(folder) if is_export(info.base_name)]
     files = []
-    for info in storage.list_files(folder):
-        if info.base_name.startswith((".", "_")):
-            continue
+    for info in exports:
         uri = storage.uri_of(folder, info.path)
         path = uri if not storage.is_s3(uri) else storage.download(uri, spool / f"{len(files)}-{info.base_name}", client)
         files.append(LandingFile(uri, path=str(path)))
-    return files
+    return files, digest([file_entry(info) for info in exports])
 
 
 SOURCES_SHOWN = 200  # files listed in a run's metadata (a year-long backfill has thousands)
+REASONS_SHOWN = 20  # kinds of reason listed in a run's metadata, the most frequent first
+SAMPLES_PER_REASON = 3
+RAW_SHOWN = 200  # characters of a sample's raw text
 
 
 class DayRangeIngest:
@@ -56,9 +61,11 @@ class DayRangeIngest:
         ingested_at: datetime,
         spool: Path,
         profiles: list[SourceProfile],
+        record_digest: Callable[[str, str], None],
         client=None,
     ):
         self.partition_keys = partition_keys
+        self.record_digest = record_digest  # (partition key, digest of the landing files read for it)
         self.profiles = profiles
         self.landing_root = landing_root
         self.client = client  # boto3, for an S3 landing root
@@ -71,7 +78,8 @@ class DayRangeIngest:
         if partition_key not in self.days:
             folder = self.spool / partition_key
             folder.mkdir(exist_ok=True)
-            files = landing_files(self.landing_root, partition_key, folder, self.client)
+            files, listed = landing_files(self.landing_root, partition_key, folder, self.client)
+            self.record_digest(partition_key, listed)
             self.days[partition_key] = ingest_day(files, self.ingested_at, self.profiles)
         return self.days[partition_key]
 
@@ -108,13 +116,14 @@ class DayRangeIngest:
             "files": sum(len(d.files) for d in self.done.values()),
             "notes": dg.MetadataValue.md("\n".join(f"- {n}" for d in self.done.values() for n in d.notes) or "none"),
             "sources": dg.MetadataValue.md(sources_table(self.done)),
+            **reject_reasons(self.done),
         }
 
 
 def sources_table(done: dict[str, DayOutcome]) -> str:
     """Per landing file: the profile it matched, its rows, tickets and rejects, how its columns
     were mapped and how its dates were read (markdown, for the run's metadata)."""
-    lines = ["| day | file | profile | rows | tickets | rejects | columns mapped | date order |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| day | file | profile | rows in | tickets | rejects | columns mapped | date order |", "|---|---|---|---|---|---|---|---|"]
     for day, outcome in done.items():
         for file in outcome.sources:
             name = file["file"].rsplit("/", 1)[-1]
@@ -126,6 +135,47 @@ def sources_table(done: dict[str, DayOutcome]) -> str:
     if len(lines) > len(shown):
         shown.append(f"\n... and {len(lines) - len(shown)} more files")
     return "\n".join(shown) if len(lines) > 2 else "no landing files"
+
+
+def reject_reasons(done: dict[str, DayOutcome]) -> dict[str, dg.MetadataValue]:
+    """The run's rejects by kind of reason with their counts (``reasons``), and the first few
+    of each kind: reason, day, file, row and the start of the raw text (``reject_samples``);
+    e-mails and phones masked as the API masks them for a caller without the ``pii`` scope."""
+    rejects = pl.concat([outcome.rejects.with_columns(day=pl.lit(day)) for day, outcome in done.items()])
+    if rejects.is_empty():
+        return {"reasons": dg.MetadataValue.md("no rejects"), "reject_samples": dg.MetadataValue.md("no rejects")}
+    rejects = rejects.with_columns(kind=reason_kind(pl.col("reason")))
+    kinds = rejects.group_by("kind").agg(rows=pl.len()).sort(["rows", "kind"], descending=[True, False]).with_row_index("rank")
+    shown = kinds.head(REASONS_SHOWN)
+    reasons = markdown_table(mask_frame(shown.select(reason="kind", rows="rows")))
+    if kinds.height > shown.height:
+        rest = kinds.slice(shown.height).get_column("rows")
+        reasons += f"\n\n... and {rest.len()} more kinds of reason ({rest.sum()} rejects)"
+    samples = (
+        rejects.join(shown.select("kind", "rank"), on="kind", maintain_order="left")
+        .filter(pl.int_range(pl.len()).over("kind") < SAMPLES_PER_REASON)
+        .sort("rank", maintain_order=True)
+        .select("reason", "day", file=pl.col("source_file").str.split("/").list.last(), row="source_row", raw="raw")
+    )
+    raw = pl.col("raw")  # cut once masked: a cut address would no longer look like one
+    samples = mask_frame(samples).with_columns(
+        raw=pl.when(raw.str.len_chars() > RAW_SHOWN).then(raw.str.slice(0, RAW_SHOWN) + "…").otherwise(raw)
+    )
+    return {"reasons": dg.MetadataValue.md(reasons), "reject_samples": dg.MetadataValue.md(markdown_table(samples))}
+
+
+def reason_kind(reason: pl.Expr) -> pl.Expr:
+    """A reason without what is particular to its row, so rejects group by what went wrong:
+    quoted values (ids, timestamps, headers) become '…', details in brackets (the first
+    occurrence's file and row, a parser's message) (…), and counts N: "duplicate ticket_id
+    'T7': the first occurrence (a.csv row 2) is kept" -> "duplicate ticket_id '…': the first
+    occurrence (…) is kept", "row has 8 fields but the header has 7" -> "row has N fields but
+    the header has N"."""
+    return (
+        reason.str.replace_all(r"'.*?'([\s:,)]|$)", "'…'${1}")  # a quote inside a value ("O'Brien") does not end it
+        .str.replace_all(r"\(.*\)", "(…)")  # outermost brackets: a file name may have its own, "export (1).csv"
+        .str.replace_all(r"(^|\s)\d+(\s|$)", "${1}N${2}")
+    )
 
 
 class IngestConfig(dg.Config):
@@ -167,8 +217,16 @@ def ingest(context: dg.AssetExecutionContext, config: IngestConfig, lake: Lake):
         profiles = load_profiles(load_settings().sources_file)
     except SourcesFileError as error:  # a broken sources file stops the run: nothing is read half-mapped
         raise dg.Failure(description=str(error), allow_retries=False) from error
+
+    def record_digest(partition_key: str, landing_digest: str) -> None:
+        """Into that day's ``ticket`` materialization: the landing sensor then knows which
+        version of the folder is ingested, even with its cursor lost (see ``landing_sensor``)."""
+        context.add_asset_metadata({LANDING_DIGEST: landing_digest}, asset_key="ticket", partition_key=partition_key)
+
     with tempfile.TemporaryDirectory(prefix="sentiment-landing-") as spool:
-        run = DayRangeIngest(context.partition_keys, roots.landing_root, datetime.now(UTC), Path(spool), profiles, lake.s3_client())
+        run = DayRangeIngest(
+            context.partition_keys, roots.landing_root, datetime.now(UTC), Path(spool), profiles, record_digest, lake.s3_client()
+        )
         yield dg.Output(run.tickets(), "ticket")  # streamed into the writer day by day first
         yield dg.Output(run.rejects(), "ticket_rejects")
     checks = ticket_results(
