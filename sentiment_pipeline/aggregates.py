@@ -93,9 +93,35 @@ QUERIES: dict[str, str] = {
 }
 
 
+# Each table's figures for the whole day (plotted per day in the UI), over the same inputs
+# ungrouped: a day's avg csat cannot be rebuilt from the groups' averages, whose csat counts
+# the table does not keep.
+HEADLINES: dict[str, str] = {
+    "daily_sentiment_summary": f"""
+        select {metrics("tickets", "share_negative", "avg_compound", "avg_csat")}
+        from {{ticket}} t join {{sentiment}} s using (ticket_id)
+    """,
+    "daily_entity_mentions": "select count(*) as mentions, count(distinct (type, normalized)) as distinct_entities from {entity}",
+    "daily_agent_summary": f"""
+        select {metrics("tickets", "solved", "avg_csat")}
+        from {{ticket}} t join {{sentiment}} s using (ticket_id)
+    """,
+}
+
+
 def aggregate(connection: duckdb.DuckDBPyConnection, table: str, root: str, partition_key: str) -> pl.DataFrame:
     """``table`` for one day, from that day's inputs under ``root``; use a fresh connection."""
-    sources = {name: storage.asset_source(connection, root, name, partition_key) for name in INPUTS[table]}
     day = storage.partition_day(partition_key)
-    result = connection.sql(QUERIES[table].format(**sources), params={"day": day}).pl()
+    result = connection.sql(QUERIES[table].format(**_sources(connection, table, root, partition_key)), params={"day": day}).pl()
     return result.cast(AGGREGATES[table]).select(list(AGGREGATES[table]))
+
+
+def headline(connection: duckdb.DuckDBPyConnection, table: str, root: str, partition_key: str) -> dict[str, float | int]:
+    """``table``'s figures for the whole day (a figure with no value, like the average of no
+    tickets, is left out: no point rather than a zero)."""
+    figures = connection.sql(HEADLINES[table].format(**_sources(connection, table, root, partition_key))).pl().row(0, named=True)
+    return {name: round(value, 4) if isinstance(value, float) else value for name, value in figures.items() if value is not None}
+
+
+def _sources(connection: duckdb.DuckDBPyConnection, table: str, root: str, partition_key: str) -> dict[str, str]:
+    return {name: storage.asset_source(connection, root, name, partition_key) for name in INPUTS[table]}

@@ -36,6 +36,7 @@ PATTERNS: dict[str, str] = {
     "error_code": r"\b(?:E\d{3,5}|ERR_[A-Z0-9]+(?:_[A-Z0-9]+)*)\b",
     "version": r"\b[vV]\d+(?:\.\d+){1,3}\b",
 }
+ENTITY_TYPES = (*PATTERNS, "product")  # every type a mention can have
 CURRENCY_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP"}
 
 

@@ -115,8 +115,11 @@ def test_aggregates_match_polars_with_nulls_duplicates_unresolved_and_an_empty_d
     mentions = read("daily_entity_mentions", DAYS[0]).filter(pl.col("normalized") == "ORD-100001")
     assert mentions.select("mentions", "tickets").row(0) == (2, 2)
 
-    headline = result.asset_materializations_for_node("daily_sentiment_summary")[0].metadata
-    assert headline["tickets"].value == 6 and 0 < headline["share_negative"].value < 1
+    headlines = {m.partition: m.metadata for m in result.asset_materializations_for_node("daily_sentiment_summary")}
+    assert headlines[DAYS[0]]["tickets"].value == 6 and 0 < headlines[DAYS[0]]["share_negative"].value < 1
+    csat = read("ticket", DAYS[0]).get_column("csat").mean()  # over the tickets that have one
+    assert headlines[DAYS[0]]["avg_csat"].value == pytest.approx(csat, abs=1e-4)
+    assert headlines[DAYS[1]]["tickets"].value == 0 and "avg_csat" not in headlines[DAYS[1]]  # an empty day: no average
 
 
 def test_whole_chain_on_moto_s3_read_back_through_duckdb(s3_storage):

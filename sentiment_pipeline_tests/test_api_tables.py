@@ -96,11 +96,12 @@ def stored(root: Path, asset: str) -> pl.DataFrame:
     return pl.concat(frames, how="diagonal_relaxed")
 
 
-def test_tables_lists_every_asset_with_columns_types_days_and_update_time(api):
+def test_tables_lists_every_asset_with_columns_types_descriptions_days_and_update_time(api):
     listed = {t["name"]: t for t in ok(get(api, "/v1/tables")).json()["tables"]}
     assert set(listed) == set(ASSETS)
     for name, table in listed.items():
-        assert list(table["columns"]) == shown(name)
+        assert list(table["columns"]) == list(table["descriptions"]) == shown(name)
+        assert all(table["descriptions"].values()), name
         assert (table["first_date"], table["last_date"], table["missing_days"]) == ("2025-01-02", "2025-01-06", [NEVER]), name
         assert table["rows"] == stored(api["root"], name).height and ISO_Z.fullmatch(table["last_update"])
         assert datetime.fromisoformat(table["last_update"]) <= datetime.now(UTC)

@@ -4,11 +4,11 @@ from datetime import date
 
 import dagster as dg
 import polars as pl
-import pytest
 
 from sentiment_pipeline import sample, storage
 from sentiment_pipeline.defs.analytics.assets import analytics, sentiment_alerts
 from sentiment_pipeline.defs.analytics.checks import ADDS_UP, adds_up_result
+from sentiment_pipeline.defs.checking import DayVerdicts
 from sentiment_pipeline.defs.enrich.assets import comment, entity, sentiment
 from sentiment_pipeline.defs.enrich.checks import COMMENT_SPECS, SENTIMENT_SPECS, comment_results, sentiment_results
 from sentiment_pipeline.defs.ingest.assets import ingest
@@ -44,20 +44,39 @@ def test_every_check_passes_on_a_clean_day(local_storage):
     tickets = storage.scan_partitions(str(local_storage), "ticket", [DAY]).collect().height
     assert counts["tickets"] == tickets >= 150 and counts["input_rows"] == tickets + counts["row_rejects"]
     on_disk = sum(f.stat().st_size for f in (local_storage / "sentiment").rglob("*.parquet"))
-    assert result.asset_materializations_for_node("sentiment")[0].metadata["asset_bytes_total"].value == on_disk > 0
+    assert result.asset_materializations_for_node("sentiment")[0].metadata["storage"].value["asset_bytes_total"] == on_disk > 0
 
 
-def test_a_dirty_day_warns_on_reject_share_and_still_conserves_rows(local_storage):
-    folder = local_storage / "landing" / DAY
-    folder.mkdir(parents=True)
-    rows = [f"T{n},2025-01-03T10:00:00Z,hello" for n in range(6)] + [f"T{n},not a date,broken" for n in range(6, 10)]
-    (folder / "export.csv").write_text("ticket_id,created_at,subject\n" + "\n".join(rows) + "\n")
+def test_a_range_run_reports_every_check_per_day_and_the_dirty_day_warns(local_storage):
+    days = ["2025-01-02", DAY, "2025-01-04"]  # one run, the middle day dirty
+    for day in days:
+        rows = [f"T{n},{day}T10:00:00Z,hello" for n in range(6)]
+        rows += [f"T{n},not a date,broken" for n in range(6, 10)] if day == DAY else []
+        (local_storage / "landing" / day).mkdir(parents=True)
+        (local_storage / "landing" / day / "export.csv").write_text("ticket_id,created_at,subject\n" + "\n".join(rows) + "\n")
+    instance = dg.DagsterInstance.ephemeral()
+    tags = {"dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[-1]}
     config = {"ops": {"ingest": {"config": {"reject_share_warn_at": 0.2}}}}
-    found = evaluations(materialize_all(config))
-    share = found["ticket_rejects.reject_share"]
-    assert not share.passed and share.severity == dg.AssetCheckSeverity.WARN
-    assert share.metadata["max_reject_share"].value == pytest.approx(0.4)
-    assert found["ticket.rows_conserved"].passed and found["ticket.rows_conserved"].metadata["row_rejects"].value == 4
+    result = materialize([ingest], tags=tags, run_config=config, instance=instance)
+
+    assert result.success
+    found = {(e.check_name, e.partition): e for e in result.get_asset_check_evaluations()}
+    assert set(found) == {(spec.name, day) for spec in INGEST_SPECS for day in days}
+    assert [key for key, e in found.items() if not e.passed] == [("reject_share", DAY)]
+    share = found["reject_share", DAY]
+    assert (
+        share.severity == dg.AssetCheckSeverity.WARN and share.description == f"{DAY}: 40.0% of the day's rows rejected (warns above 20.0%)"
+    )
+    assert found["reject_share", days[0]].description == f"{days[0]}: passed"  # the run's log names every day
+    assert {day: found["reject_share", day].metadata["reject_share"].value for day in days} == {days[0]: 0, DAY: 0.4, days[2]: 0}
+    assert {day: found["rows_conserved", day].metadata["row_rejects"].value for day in days} == {days[0]: 0, DAY: 4, days[2]: 0}
+    # what the UI reads per partition: each day's latest result, current for that day's materialization
+    check = dg.AssetCheckKey(dg.AssetKey("ticket_rejects"), "reject_share")
+    shown = {
+        i.partition_key: (i.latest_execution_status.value, i.is_current)
+        for i in instance.event_log_storage.get_asset_check_partition_info([check])
+    }
+    assert shown == {days[0]: ("SUCCEEDED", True), DAY: ("FAILED", True), days[2]: ("SUCCEEDED", True)}
 
 
 def write(root: str, asset: str, frame: pl.DataFrame, day: str = DAY) -> None:
@@ -71,8 +90,8 @@ def ticket_frame(ids: list[str | None], **overrides) -> pl.DataFrame:
     return pl.DataFrame(list(columns.values()))
 
 
-def by_name(results: list[dg.AssetCheckResult]) -> dict[str, dg.AssetCheckResult]:
-    return {r.check_name: r for r in results}
+def by_name(results: list[DayVerdicts]) -> dict[str, DayVerdicts]:
+    return {r.name: r for r in results}
 
 
 def test_ticket_checks_catch_duplicates_lost_rows_and_schema_drift(local_storage):
@@ -81,14 +100,14 @@ def test_ticket_checks_catch_duplicates_lost_rows_and_schema_drift(local_storage
     write(root, "ticket", ticket_frame(["A", "A", None], csat=["5", "x", "1"], region=["eu", "us", "eu"]))
     found = by_name(ticket_results(root, [DAY], input_rows={DAY: 5}, row_rejects={DAY: 1}, reject_share_warn_at=0.5))
     assert not found["unique_ticket_ids"].passed
-    assert "1 repeated, 1 null ids" in found["unique_ticket_ids"].metadata["failures"].value
+    assert "1 repeated, 1 null ids" in found["unique_ticket_ids"].failures[DAY]
     assert not found["rows_conserved"].passed  # 5 in, 3 tickets + 1 reject: a row went missing
-    assert not found["canonical_schema"].passed and "csat: String" in found["canonical_schema"].metadata["failures"].value
-    assert "region" in found["canonical_schema"].metadata["new_custom_columns"].value
+    assert not found["canonical_schema"].passed and "csat: String" in found["canonical_schema"].failures[DAY]
+    assert "region" in found["canonical_schema"].facts[DAY]["new_custom_columns"]
     assert found["reject_share"].passed
     both = ["2025-01-02", DAY]  # a range run: the day before is one of the run's own days
     ranged = by_name(ticket_results(root, both, dict.fromkeys(both, 3), dict.fromkeys(both, 0), reject_share_warn_at=0.5))
-    assert ranged["canonical_schema"].metadata["new_custom_columns"].value == f"- {DAY}: region"
+    assert ranged["canonical_schema"].facts == {DAY: {"new_custom_columns": "region"}}
 
 
 def test_sentiment_checks_catch_missing_extra_and_out_of_range_scores(local_storage):
@@ -111,9 +130,9 @@ def test_sentiment_checks_catch_missing_extra_and_out_of_range_scores(local_stor
     write(root, "comment", pl.DataFrame({"ticket_id": ["A", "B"], "seq": [0, 0], "role": ["customer", "customer"]}))
     found = by_name(sentiment_results(root, [DAY]))
     assert not found["one_row_per_ticket"].passed
-    assert "2 tickets unscored, 1 scores without a ticket, 1 scored twice" in found["one_row_per_ticket"].metadata["failures"].value
-    assert not found["scores_in_range"].passed and "1 rows out of range" in found["scores_in_range"].metadata["failures"].value
-    unexplained = found["trajectory_known"].metadata["failures"].value
+    assert "2 tickets unscored, 1 scores without a ticket, 1 scored twice" in found["one_row_per_ticket"].failures[DAY]
+    assert not found["scores_in_range"].passed and "1 rows out of range" in found["scores_in_range"].failures[DAY]
+    unexplained = found["trajectory_known"].failures[DAY]
     assert not found["trajectory_known"].passed
     assert "1 tickets with a customer message but no trajectory, 1 with a trajectory but none" in unexplained
 
@@ -124,10 +143,8 @@ def test_comment_checks_catch_missing_openings_miscounts_and_orphans(local_stora
     write(root, "ticket", ticket_frame(["A", "B", "C"], comments=[[said], [said, said], []]))
     write(root, "comment", pl.DataFrame({"ticket_id": ["A", "A", "B", "B", "Z"], "seq": [0, 1, 0, 2, 0]}))
     found = by_name(comment_results(root, [DAY]))
-    assert (
-        "1 tickets without exactly one opening message, 1 messages of no ticket" in found["one_opening_message"].metadata["failures"].value
-    )
-    assert "2 tickets whose messages are not 1 + comments, 1 with gaps in seq" in found["messages_add_up"].metadata["failures"].value
+    assert "1 tickets without exactly one opening message, 1 messages of no ticket" in found["one_opening_message"].failures[DAY]
+    assert "2 tickets whose messages are not 1 + comments, 1 with gaps in seq" in found["messages_add_up"].failures[DAY]
     write(root, "comment", pl.DataFrame({"ticket_id": ["A", "A", "B", "B", "B", "C"], "seq": [0, 1, 0, 1, 2, 0]}))
     assert all(result.passed for result in comment_results(root, [DAY]))
 

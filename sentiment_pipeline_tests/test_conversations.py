@@ -134,8 +134,11 @@ def test_a_range_backfill_writes_one_comment_object_per_day(local_storage):
     assert read_partition("comment", days[1]).height == read_partition("comment", days[2]).height == 3 + 3 + 3 + 2 + 4
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks["one_opening_message"] and checks["messages_add_up"] and checks["trajectory_known"]
-    summary = result.asset_materializations_for_node("sentiment")[0].metadata
-    assert summary["improving"].value == 4 and summary["declining"].value == 2 and summary["single"].value == 2
+    figures = {m.partition: m.metadata for m in result.asset_materializations_for_node("sentiment")}
+    assert [figures[day]["tickets"].value for day in days] == [0, 5, 5]
+    assert all(
+        (figures[day]["improving"].value, figures[day]["declining"].value, figures[day]["single"].value) == (2, 1, 1) for day in days[1:]
+    )
 
 
 def test_the_api_shows_conversations_and_groups_by_trajectory(local_storage, tmp_path):

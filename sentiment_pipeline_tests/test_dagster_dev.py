@@ -168,6 +168,12 @@ def test_daily_partitions_start_at_the_configured_day(dagster_dev):
         assert keys[-1] < datetime.now(UTC).date().isoformat()  # up to yesterday (UTC): a day is a partition once it has ended
 
 
+def test_the_first_page_opens_without_the_community_pop_up_or_a_wall_of_warnings(dagster_dev):
+    assert dagster_dev.gql("{ shouldShowNux }") == {"shouldShowNux": False}  # nux: enabled: false in dagster.yaml
+    started = dagster_dev.log.read_text(errors="replace")
+    assert "BetaWarning" not in started and "PreviewWarning" not in started, started
+
+
 def test_schedule_and_sensors_are_loaded(dagster_dev):
     repository = dagster_dev.repository()
     schedules = {s["name"]: s for s in repository["schedules"]}
@@ -245,4 +251,12 @@ def test_ui_style_launch_of_one_partition_runs_through_the_daemon(dagster_dev):
         day=DAY,
     )
     assert materialized["assetNodes"][0]["assetMaterializations"] == [{"partition": DAY, "runId": run_id}]
+    checks = dagster_dev.gql(
+        """{ assetNodes(assetKeys: [{path: ["ticket"]}]) { assetChecksOrError { ... on AssetChecks { checks {
+        name partitionStatuses { ... on AssetCheckTimePartitionStatuses { ranges { startKey endKey status } } } } } } } }"""
+    )["assetNodes"][0]["assetChecksOrError"]["checks"]
+    day_passed = [{"startKey": DAY, "endKey": DAY, "status": "SUCCEEDED"}]
+    assert {c["name"]: c["partitionStatuses"]["ranges"] for c in checks} == dict.fromkeys(
+        ("unique_ticket_ids", "rows_conserved", "canonical_schema"), day_passed
+    )  # the UI shows each check's result under the day's partition
     assert list(dagster_dev.home.rglob("runs.db")), "run storage is not under the temporary DAGSTER_HOME"

@@ -32,12 +32,17 @@ def test_ticket_to_sentiment_and_entity_for_a_range_and_a_single_day(local_stora
         assert set(mentions.get_column("ticket_id")) <= set(tickets.get_column("ticket_id"))
         assert {"product", "order_id", "email", "money"} <= set(mentions.get_column("type"))
 
-    summary = result.asset_materializations_for_node("sentiment")[0].metadata
-    assert summary["tickets"].value == sum(read_partition("ticket", d).height for d in DAYS)
-    shares = [summary[f"share_{name}"].value for name in ("negative", "neutral", "positive")]
-    assert abs(sum(shares) - 1) < 1e-3 and summary["share_negative"].value > 0.2  # the sample leans negative
-    entity_summary = result.asset_materializations_for_node("entity")[0].metadata
-    assert entity_summary["mentions"].value == sum(read_partition("entity", d).height for d in DAYS)
+    # each day of the range run plots that day's own figures; storage numbers are one JSON value, not plotted
+    figures = {m.partition: m.metadata for m in result.asset_materializations_for_node("sentiment")}
+    assert {day: figures[day]["tickets"].value for day in DAYS} == {day: read_partition("ticket", day).height for day in DAYS}
+    for day in DAYS:
+        shares = [figures[day][f"share_{name}"].value for name in ("negative", "neutral", "positive")]
+        assert abs(sum(shares) - 1) < 1e-3 and figures[day]["share_negative"].value > 0.2  # the sample leans negative
+        assert -1 < figures[day]["avg_compound"].value < 1 and figures[day]["model"].value.startswith("vader+support+classifier")
+        assert {"bytes", "columns", "partitions_written", "asset_bytes_total"} & set(figures[day]) == set()
+        assert figures[day]["storage"].value["partitions_written"] == 2
+    mentions = {m.partition: m.metadata["mentions"].value for m in result.asset_materializations_for_node("entity")}
+    assert mentions == {day: read_partition("entity", day).height for day in DAYS}
 
     # a single day re-run replaces that day only, with the same rows
     before = read_partition("sentiment", DAYS[1])

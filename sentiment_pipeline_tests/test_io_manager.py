@@ -78,7 +78,7 @@ def test_local_partition_written_at_hive_path_and_read_back(tmp_path):
     assert lineage["partition"] == "2025-01-02" and lineage["run_id"] == result.run_id
     assert lineage["source_files"] == [storage.join(root, files[1])]
     metadata = result.asset_materializations_for_node("probe")[0].metadata
-    assert metadata["dagster/row_count"].value == 2 and metadata["bytes"].value > 0
+    assert metadata["dagster/row_count"].value == 2 and metadata["storage"].value["bytes"] > 0
 
 
 def test_s3_partition_written_at_exact_keys_and_read_back(s3_env):

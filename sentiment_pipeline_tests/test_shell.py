@@ -6,9 +6,12 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 import pytest
 
+from sentiment_pipeline.defs.metadata import readable_type
 from sentiment_pipeline.defs.partitions import FRESHNESS, backfill_policy
+from sentiment_pipeline.schemas import ASSETS, COMMENTS
 
 from .helpers import ASSET_GROUPS
 
@@ -34,6 +37,30 @@ def test_every_asset_tells_its_story_in_the_ui():
         assert spec.owners == ["team:data-platform"] and spec.kinds and len(spec.description or "") > 40, name
         assert spec.metadata["dagster/column_schema"].columns, name
         assert spec.freshness_policy == FRESHNESS, name
+
+
+def test_every_column_of_every_asset_has_a_description_and_a_readable_type():
+    from sentiment_pipeline.definitions import defs
+
+    for spec in defs.resolve_all_asset_specs():
+        columns = spec.metadata["dagster/column_schema"].columns
+        assert [c.name for c in columns] == list(ASSETS[spec.key.to_user_string()])
+        assert [c.name for c in columns if not c.description] == [], spec.key
+        assert [c.type for c in columns if not c.type[0].islower()] == [], spec.key  # words, not "Datetime(time_unit=...)"
+
+
+def test_column_types_read_as_words():
+    assert readable_type(pl.Datetime("us", "UTC")) == "datetime (UTC)"
+    assert readable_type(pl.Datetime("ms")) == "datetime"
+    assert [readable_type(t) for t in (pl.Date(), pl.String(), pl.Int8(), pl.Int64(), pl.Float64())] == [
+        "date",
+        "text",
+        "integer",
+        "integer",
+        "decimal",
+    ]
+    assert readable_type(pl.List(pl.String())) == "list of text"
+    assert readable_type(COMMENTS) == "list of {created_at, author, text}"
 
 
 @pytest.mark.e2e

@@ -40,6 +40,7 @@ class Answer(Rows):
 class Table(BaseModel):
     name: str
     columns: dict[str, str] = Field(description="name -> type; `date` is the UTC partition day")
+    descriptions: dict[str, str] = Field(description="name -> what the column means")
     custom_fields: bool = Field(description="ticket: every other export column too, as text, by name (columns=, filters, order_by)")
     filters: list[str] = Field(description="text columns a `<column>=<value>` parameter filters (ignoring case)")
     rows: int

@@ -11,7 +11,15 @@ import polars as pl
 
 from sentiment_pipeline import aggregates, storage
 from sentiment_pipeline.api import nlq, search
-from sentiment_pipeline.schemas import ASSETS, SENTIMENT_LABELS, TICKET_CANONICAL, TICKET_LINEAGE, TRAJECTORIES
+from sentiment_pipeline.schemas import (
+    ASSETS,
+    COLUMN_DESCRIPTIONS,
+    SENTIMENT_LABELS,
+    TICKET_CANONICAL,
+    TICKET_LINEAGE,
+    TRAJECTORIES,
+    column_descriptions,
+)
 
 TABLES = tuple(ASSETS)  # every asset is a table: `date` (its UTC partition day) first, then its columns
 COLUMNS = {name: {"date": pl.Date(), **schema} for name, schema in ASSETS.items()}
@@ -238,8 +246,8 @@ class Reader:
         return tuple(storage.asset_version(self.root, asset) for asset in assets)
 
     def tables(self) -> list[dict]:
-        """Every table with its columns and types, how many rows and days it holds, the days
-        missing between its first and last, and when it last changed (UTC)."""
+        """Every table with its columns, their types and what they mean, how many rows and days
+        it holds, the days missing between its first and last, and when it last changed (UTC)."""
         described = []
         for name in TABLES:
             try:
@@ -253,6 +261,7 @@ class Reader:
                 {
                     "name": name,
                     "columns": {column: str(kind) for column, kind in COLUMNS[name].items()},
+                    "descriptions": {"date": COLUMN_DESCRIPTIONS["date"], **column_descriptions(name)},
                     "custom_fields": name == "ticket",
                     "filters": FILTERABLE[name],
                     "rows": rows,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,10 +22,12 @@ STALE_STAGE_SECONDS = 3600
 
 @dataclass(frozen=True)
 class Partition:
-    """One day's frame and the files it was made from (recorded as lineage in the object)."""
+    """One day's frame, the files it was made from (recorded as lineage in the object), and
+    the day's figures people watch (plotted per partition in the UI)."""
 
     frame: pl.DataFrame | pl.LazyFrame
     source_files: tuple[str, ...] = ()
+    figures: Mapping[str, float | int] = field(default_factory=dict)
 
 
 Frame = pl.DataFrame | pl.LazyFrame | Partition
@@ -35,8 +37,9 @@ class LazyPartitions(Mapping[str, Frame]):
     """An asset's output for a run: each day computed only when the IO manager writes it.
 
     A year-long single-run backfill then needs the memory of one day. ``summary`` is
-    called once every day has been written; its dict becomes the output's metadata (the
-    numbers the UI plots over time).
+    called once every day has been written; its dict becomes metadata of every day of the
+    run, so it is for what describes the run (a preview, the files read), not for numbers:
+    a day's own figures go in its ``Partition``.
     """
 
     def __init__(
@@ -70,6 +73,10 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     mapping computes a day only when it is written) and a lazy frame is streamed, so
     neither a long range nor a wide day has to sit in memory. Inputs load as one lazy scan
     over the requested upstream days, with a ``partition_date`` column.
+
+    Each day's materialization gets that day's own metadata (row count, path, figures), so a
+    range run plots the same per-day numbers as a run per day; the storage numbers (bytes,
+    columns, partitions written, the asset's total bytes) are one JSON value, not plotted.
     """
 
     lake: Lake  # the storage root, and the S3 client the writes go through
@@ -86,8 +93,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         root = self.resolved_root()
         client = self.lake.s3_client()
         upstream = self._loaded.pop(context.step_key, {})
-        rows = size = columns = 0
-        uris = []
+        days: dict[str, tuple[dict[str, Any], dict[str, int]]] = {}
         for partition_key, frame in frames.items():
             partition = frame if isinstance(frame, Partition) else Partition(frame)
             uri = storage.partition_uri(root, asset, partition_key)
@@ -103,22 +109,20 @@ class ParquetIOManager(dg.ConfigurableIOManager):
                 partition.frame, uri, compression=self.compression, metadata={LINEAGE_KEY: json.dumps(lineage)}, client=client
             )
             _remove_strays(storage.partition_dir(root, asset, partition_key), keep=uri, client=client)
-            rows += written_rows
-            size += written_bytes
-            columns = max(columns, len(partition.frame.collect_schema()))
-            uris.append(uri)
             context.log.info(f"wrote {written_rows} rows of {asset} to {uri}")
-        storage.mark_changed(root, asset, f"run {context.run_id}: {len(uris)} partition(s)", client=client)
-        context.add_output_metadata(
-            {
-                "dagster/row_count": rows,
-                "bytes": size,
-                "partitions_written": len(uris),
-                "columns": columns,
-                "asset_bytes_total": storage_size(root, asset),
-                "path": dg.MetadataValue.path(uris[0] if len(uris) == 1 else storage.join(root, asset)),
-            }
-        )
+            days[partition_key] = (
+                {"dagster/row_count": written_rows, **partition.figures, "path": dg.MetadataValue.path(uri)},
+                {"bytes": written_bytes, "columns": len(partition.frame.collect_schema())},
+            )
+        storage.mark_changed(root, asset, f"run {context.run_id}: {len(days)} partition(s)", client=client)
+        run_storage = {"partitions_written": len(days), "asset_bytes_total": storage_size(root, asset)}
+        for partition_key, (metadata, written) in days.items():
+            # OutputContext has no per-partition metadata of its own; each day's materialization reads the step's
+            context.step_context.add_asset_metadata(
+                {**metadata, "storage": dg.MetadataValue.json({**written, **run_storage})},
+                asset_key=context.asset_key,
+                partition_key=partition_key,
+            )
         if isinstance(obj, LazyPartitions) and obj.summary is not None:
             context.add_output_metadata(obj.summary())
 
@@ -164,7 +168,7 @@ def _frames_by_partition(asset: str, partition_keys: list[str], obj: Frame | Map
 
 
 def storage_size(root: str, asset: str) -> int:
-    """Bytes the asset holds in storage over all its days (one listing), so growth plots in the UI."""
+    """Bytes the asset holds in storage over all its days (one listing), to watch it grow."""
     return sum(
         info.size or 0 for info in storage.list_files(storage.join(root, asset), recursive=True) if info.base_name.endswith(".parquet")
     )

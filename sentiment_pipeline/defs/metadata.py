@@ -5,16 +5,35 @@ import re
 import dagster as dg
 import polars as pl
 
-from sentiment_pipeline.schemas import DESCRIPTIONS
+from sentiment_pipeline.schemas import ASSETS, column_descriptions
 
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
-def table_schema(schema: dict[str, pl.DataType]) -> dg.TableSchema:
+def table_schema(asset: str) -> dg.TableSchema:
     """The asset's columns for the UI, from the one schema definition that also drives the writer."""
+    described = column_descriptions(asset)
     return dg.TableSchema(
-        columns=[dg.TableColumn(name, str(dtype), description=DESCRIPTIONS.get(name, "")) for name, dtype in schema.items()]
+        columns=[dg.TableColumn(name, readable_type(dtype), description=described[name]) for name, dtype in ASSETS[asset].items()]
     )
+
+
+def readable_type(dtype: pl.DataType) -> str:
+    """A column type in words a reader of the UI knows ("datetime (UTC)", "list of text"),
+    not polars' repr (``Datetime(time_unit='us', time_zone='UTC')``)."""
+    if isinstance(dtype, pl.Datetime):
+        return f"datetime ({dtype.time_zone})" if dtype.time_zone else "datetime"
+    if isinstance(dtype, pl.List):
+        return f"list of {readable_type(dtype.inner)}"
+    if isinstance(dtype, pl.Struct):
+        return "{" + ", ".join(field.name for field in dtype.fields) + "}"
+    if dtype.is_integer():
+        return "integer"
+    if dtype.is_float():
+        return "decimal"
+    if dtype == pl.String:
+        return "text"
+    return str(dtype).lower()  # date, boolean, ...
 
 
 def markdown_preview(frame: pl.DataFrame, rows: int = 10) -> dg.MetadataValue:

@@ -21,7 +21,7 @@ router = APIRouter(prefix="/v1", tags=["tables"], dependencies=[Depends(caller)]
 @router.get(
     "/tables",
     responses=answers(Tables),
-    summary="Every table (each asset): columns and types, text filters, rows, first and last day, missing days, last update",
+    summary="Every table (each asset): columns, types and descriptions, text filters, rows, first and last day, missing days, last update",
 )
 def tables(state: State, key: Caller) -> Response:
     return state.cached(("tables",), TABLES, key, "json", lambda: json.dumps({"tables": state.reader.tables()}).encode())

@@ -1,6 +1,8 @@
 """The analytics steps: the three DuckDB-computed analyst tables (core: ``sentiment_pipeline.aggregates``)
 and the spikes of negative sentiment found in two of them (core: ``sentiment_pipeline.spikes``)."""
 
+from collections import Counter
+
 import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
@@ -9,7 +11,8 @@ from pydantic import Field
 from sentiment_pipeline import aggregates, spikes, storage
 from sentiment_pipeline.defs.alerts import notify_spikes
 from sentiment_pipeline.defs.analytics.checks import NO_SPIKES, adds_up_result, adds_up_spec, no_spikes_result
-from sentiment_pipeline.defs.io_manager import LazyPartitions
+from sentiment_pipeline.defs.checking import report
+from sentiment_pipeline.defs.io_manager import LazyPartitions, Partition
 from sentiment_pipeline.defs.lake import Lake
 from sentiment_pipeline.defs.metadata import markdown_preview, table_schema
 from sentiment_pipeline.defs.partitions import FRESHNESS, OWNERS, STEP_RETRY, STORAGE_POOL, backfill_policy, daily_partitions
@@ -35,18 +38,7 @@ DESCRIPTIONS = {
 }
 
 
-def headline(table: str, frame: pl.DataFrame) -> dict[str, float | int]:
-    """The day's numbers worth a plot in the UI."""
-    if table == "daily_entity_mentions":
-        return {"mentions": int(frame.get_column("mentions").sum()), "distinct_entities": frame.height}
-    tickets = int(frame.get_column("tickets").sum())
-    numbers: dict[str, float | int] = {"tickets": tickets}
-    if table == "daily_sentiment_summary" and tickets:
-        numbers["share_negative"] = round(frame.get_column("negative").sum() / tickets, 4)
-        numbers["avg_compound"] = round((frame.get_column("avg_compound") * frame.get_column("tickets")).sum() / tickets, 4)
-    if table == "daily_agent_summary":
-        numbers["solved"] = int(frame.get_column("solved").sum())
-    return numbers
+PREVIEW_ROWS = 10
 
 
 def analytics_asset(table: str) -> dg.AssetsDefinition:
@@ -54,7 +46,7 @@ def analytics_asset(table: str) -> dg.AssetsDefinition:
         name=table,
         description=DESCRIPTIONS[table],
         deps=list(aggregates.INPUTS[table]),
-        metadata={"dagster/column_schema": table_schema(AGGREGATES[table])},
+        metadata={"dagster/column_schema": table_schema(table)},
         check_specs=[adds_up_spec(table)],
         group_name="analytics",
         kinds={"duckdb", "parquet"},
@@ -68,20 +60,20 @@ def analytics_asset(table: str) -> dg.AssetsDefinition:
     )
     def compute_table(context: dg.AssetExecutionContext, duckdb: DuckDBResource, lake: Lake):
         root = lake.roots().storage_root
-        days: list[pl.DataFrame] = []
+        previews: list[pl.DataFrame] = []  # each day's first rows: all the run's preview needs
 
-        def compute(key: str) -> pl.DataFrame:
+        def compute(key: str) -> Partition:
             with duckdb.get_connection() as connection:
                 frame = aggregates.aggregate(connection, table, root, key)
-            days.append(frame)
-            return frame
+                figures = aggregates.headline(connection, table, root, key)
+            previews.append(frame.head(PREVIEW_ROWS))
+            return Partition(frame, figures=figures)
 
         def summary() -> dict:
-            combined = pl.concat(days)
-            return {**headline(table, combined), "preview": markdown_preview(combined)}
+            return {"preview": markdown_preview(pl.concat(previews), rows=PREVIEW_ROWS)}
 
         yield dg.Output(LazyPartitions(context.partition_keys, compute, summary))
-        yield adds_up_result(root, table, context.partition_keys)
+        yield from report(context, [adds_up_result(root, table, context.partition_keys)])
 
     return compute_table
 
@@ -118,7 +110,7 @@ class SpikeConfig(dg.Config):
 @dg.asset(
     description=ALERTS_DESCRIPTION,
     deps=[dg.AssetDep(source, partition_mapping=BASELINE_WINDOW) for source in spikes.SOURCES],
-    metadata={"dagster/column_schema": table_schema(SENTIMENT_ALERTS)},
+    metadata={"dagster/column_schema": table_schema("sentiment_alerts")},
     check_specs=[NO_SPIKES],
     group_name="analytics",
     kinds={"polars", "parquet"},
@@ -140,35 +132,29 @@ def sentiment_alerts(context: dg.AssetExecutionContext, config: SpikeConfig, lak
     days: list[dict] = []
     new: list[dict] = []
 
-    def compute(key: str) -> pl.DataFrame:
+    def compute(key: str) -> Partition:
         verdict = spikes.find_spikes(counts, storage.partition_day(key), config.alpha)
-        new.extend(spikes.new_flags(verdict.flags, stored_flags(root, key)).iter_rows(named=True))
+        new_today = spikes.new_flags(verdict.flags, stored_flags(root, key))
+        new.extend(new_today.iter_rows(named=True))
         baseline = spikes.baseline_keys(key)
-        days.append(
-            {
-                "day": key,
-                "tested": verdict.tested,
-                "flags": verdict.flags.height,
-                **{f"{source} days": len(present[source].intersection(baseline)) for source in spikes.SOURCES},
-            }
-        )
-        return verdict.flags
+        present_days = {f"{source} days": len(present[source].intersection(baseline)) for source in spikes.SOURCES}
+        days.append({"day": key, "tested": verdict.tested, "flags": verdict.flags.height, **present_days})
+        figures = {
+            "flags": verdict.flags.height,
+            "new_flags": new_today.height,
+            "groups_tested": verdict.tested,
+            # of the 28 baseline days, the fewest either aggregate has
+            "baseline_days_present": min(present_days.values()),
+        }
+        return Partition(verdict.flags, figures=figures)
 
     def summary() -> dict:
-        table = pl.DataFrame(days)
-        baseline_days = table.select(pl.min_horizontal([f"{source} days" for source in spikes.SOURCES])).to_series()
-        return {
-            "flags": int(table.get_column("flags").sum()),
-            "new_flags": len(new),
-            "groups_tested": int(table.get_column("tested").sum()),
-            # the fewest of the 28 baseline days any day of the run had (of either aggregate)
-            "baseline_days_present": int(baseline_days.min()),
-            "days": markdown_preview(table, rows=100),
-        }
+        return {"days": markdown_preview(pl.DataFrame(days), rows=100)}
 
     yield dg.Output(LazyPartitions(context.partition_keys, compute, summary))
     notification = notify_spikes(context.log, context.run_id, new)
-    yield no_spikes_result(root, context.partition_keys, new_flags=len(new), notification=notification)
+    new_by_day = Counter(flag["date"].isoformat() for flag in new)
+    yield from report(context, [no_spikes_result(root, context.partition_keys, new_by_day, notification)])
 
 
 def stored_flags(root: str, partition_key: str) -> pl.DataFrame:

@@ -7,13 +7,14 @@ import dagster as dg
 import polars as pl
 
 from sentiment_pipeline.conversations import CONVERSATION_COLUMNS, messages, score_messages, ticket_sentiment
+from sentiment_pipeline.defs.checking import report
 from sentiment_pipeline.defs.enrich.checks import COMMENT_SPECS, SENTIMENT_SPECS, comment_results, sentiment_results
-from sentiment_pipeline.defs.io_manager import LazyPartitions
+from sentiment_pipeline.defs.io_manager import LazyPartitions, Partition
 from sentiment_pipeline.defs.lake import Lake
 from sentiment_pipeline.defs.metadata import table_schema
 from sentiment_pipeline.defs.partitions import FRESHNESS, OWNERS, STEP_RETRY, STORAGE_POOL, backfill_policy, daily_partitions
-from sentiment_pipeline.entities import extract_entities, product_catalog
-from sentiment_pipeline.schemas import COMMENT, ENTITY, SENTIMENT, SENTIMENT_LABELS, TICKET_CANONICAL, TRAJECTORIES
+from sentiment_pipeline.entities import ENTITY_TYPES, extract_entities, product_catalog
+from sentiment_pipeline.schemas import ROLES, SENTIMENT_LABELS, TICKET_CANONICAL, TRAJECTORIES
 from sentiment_pipeline.sentiment import Model
 from sentiment_pipeline.storage import partition_day
 
@@ -35,7 +36,7 @@ def day_columns(ticket: pl.LazyFrame, partition_key: str, columns: tuple[str, ..
         "comment in time order; author, role (customer, agent, other), text, and the message's sentiment "
         "(compound, pos, neu, neg, label) from the same support-domain model as `sentiment`."
     ),
-    metadata={"dagster/column_schema": table_schema(COMMENT)},
+    metadata={"dagster/column_schema": table_schema("comment")},
     check_specs=COMMENT_SPECS,
     group_name="enrich",
     kinds={"polars", "parquet"},
@@ -48,24 +49,15 @@ def day_columns(ticket: pl.LazyFrame, partition_key: str, columns: tuple[str, ..
     freshness_policy=FRESHNESS,
 )
 def comment(context: dg.AssetExecutionContext, ticket: pl.LazyFrame, lake: Lake):
-    """Splits each day's tickets into messages and scores every message on every core;
-    metadata: messages, per role, and label shares."""
+    """Splits each day's tickets into messages and scores every message on every core."""
     model = Model()
-    counts: Counter[tuple[str, str]] = Counter()
 
-    def compute(key: str) -> pl.DataFrame:
+    def compute(key: str) -> Partition:
         scored_messages = score_messages(messages(day_columns(ticket, key, CONVERSATION_COLUMNS)), model)
-        counts.update(zip(scored_messages.get_column("role"), scored_messages.get_column("label"), strict=True))
-        return scored_messages
+        return Partition(scored_messages, figures=message_figures(scored_messages))
 
-    def summary() -> dict[str, float | int]:
-        total = sum(counts.values())
-        roles = {role: sum(n for (r, _), n in counts.items() if r == role) for role in ("customer", "agent", "other")}
-        negative = {f"share_negative_{role}": round(counts[(role, "negative")] / n, 4) for role, n in roles.items() if n}
-        return {"messages": total, **{f"messages_{role}": n for role, n in roles.items()}, **negative}
-
-    yield dg.Output(LazyPartitions(context.partition_keys, compute, summary))
-    yield from comment_results(lake.roots().storage_root, context.partition_keys)
+    yield dg.Output(LazyPartitions(context.partition_keys, compute))
+    yield from report(context, comment_results(lake.roots().storage_root, context.partition_keys))
 
 
 @dg.asset(
@@ -74,7 +66,7 @@ def comment(context: dg.AssetExecutionContext, ticket: pl.LazyFrame, lake: Lake)
         "label (positive >= 0.05, negative <= -0.05, else neutral); trajectory of the customer's labels from "
         "their first message to their last (improving, declining, stable, single) with both labels; model name and version."
     ),
-    metadata={"dagster/column_schema": table_schema(SENTIMENT)},
+    metadata={"dagster/column_schema": table_schema("sentiment")},
     check_specs=SENTIMENT_SPECS,
     group_name="enrich",
     kinds={"polars", "parquet"},
@@ -87,31 +79,19 @@ def comment(context: dg.AssetExecutionContext, ticket: pl.LazyFrame, lake: Lake)
     freshness_policy=FRESHNESS,
 )
 def sentiment(context: dg.AssetExecutionContext, comment: pl.LazyFrame, lake: Lake):
-    """Each ticket's opening scores and customer trajectory, from its scored messages;
-    metadata: label shares, mean compound, trajectory counts."""
+    """Each ticket's opening scores and customer trajectory, from its scored messages."""
     model = Model()
-    labels: Counter[str] = Counter()
-    trajectories: Counter[str] = Counter()
-    compound_sum = 0.0
 
-    def compute(key: str) -> pl.DataFrame:
-        nonlocal compound_sum
+    def compute(key: str) -> Partition:
         day = comment.filter(pl.col("partition_date") == partition_day(key)).drop("partition_date").collect()
         scores = ticket_sentiment(day, model)
-        labels.update(scores.get_column("label").to_list())
-        trajectories.update(scores.get_column("trajectory").drop_nulls().to_list())
-        compound_sum += scores.get_column("compound").sum()
-        return scores
+        return Partition(scores, figures=ticket_figures(scores))
 
-    def summary() -> dict[str, float | int | str]:
-        tickets = sum(labels.values())
-        shares = {f"share_{name}": round(labels[name] / tickets, 4) if tickets else 0.0 for name in SENTIMENT_LABELS}
-        mean = round(compound_sum / tickets, 4) if tickets else 0.0
-        moves = {name: trajectories[name] for name in TRAJECTORIES}
-        return {"tickets": tickets, **shares, "mean_compound": mean, **moves, "model": f"{model.name} ({model.version})"}
+    def summary() -> dict[str, str]:
+        return {"model": f"{model.name} ({model.version})"}
 
     yield dg.Output(LazyPartitions(context.partition_keys, compute, summary))
-    yield from sentiment_results(lake.roots().storage_root, context.partition_keys)
+    yield from report(context, sentiment_results(lake.roots().storage_root, context.partition_keys))
 
 
 @dg.asset(
@@ -119,7 +99,7 @@ def sentiment(context: dg.AssetExecutionContext, comment: pl.LazyFrame, lake: La
         "One row per entity mention in a ticket's subject or body: type (product, order_id, email, phone, url, "
         "money, error_code, version), text as written, normalized value, field and character offsets."
     ),
-    metadata={"dagster/column_schema": table_schema(ENTITY)},
+    metadata={"dagster/column_schema": table_schema("entity")},
     group_name="enrich",
     kinds={"polars", "parquet"},
     io_manager_key="parquet_io_manager",
@@ -131,16 +111,38 @@ def sentiment(context: dg.AssetExecutionContext, comment: pl.LazyFrame, lake: La
     freshness_policy=FRESHNESS,
 )
 def entity(context: dg.AssetExecutionContext, ticket: pl.LazyFrame) -> LazyPartitions:
-    """Extracts each day's mentions; metadata: mentions per type."""
+    """Extracts each day's mentions."""
     catalog = product_catalog()
-    per_type: Counter[str] = Counter()
 
-    def compute(key: str) -> pl.DataFrame:
+    def compute(key: str) -> Partition:
         mentions = extract_entities(day_columns(ticket, key, TEXT_COLUMNS), catalog)
-        per_type.update(mentions.get_column("type").to_list())
-        return mentions
+        return Partition(mentions, figures=mention_figures(mentions))
 
-    def summary() -> dict[str, int]:
-        return {"mentions": sum(per_type.values()), **{f"mentions_{kind}": per_type[kind] for kind in sorted(per_type)}}
+    return LazyPartitions(context.partition_keys, compute)
 
-    return LazyPartitions(context.partition_keys, compute, summary)
+
+def message_figures(scored_messages: pl.DataFrame) -> dict[str, float | int]:
+    """A day's messages, per role, and the share of each role's messages that are negative."""
+    figures: dict[str, float | int] = {"messages": scored_messages.height}
+    for role in ROLES:
+        labels = scored_messages.filter(pl.col("role") == role).get_column("label")
+        figures[f"messages_{role}"] = labels.len()
+        if labels.len():
+            figures[f"share_negative_{role}"] = round((labels == "negative").mean(), 4)
+    return figures
+
+
+def ticket_figures(scores: pl.DataFrame) -> dict[str, float | int]:
+    """A day's tickets, their label shares and average sentiment (none on a day without
+    tickets: no point rather than a zero), and tickets per customer trajectory."""
+    figures: dict[str, float | int] = {"tickets": scores.height}
+    if scores.height:
+        figures |= {f"share_{name}": round((scores.get_column("label") == name).mean(), 4) for name in SENTIMENT_LABELS}
+        figures["avg_compound"] = round(scores.get_column("compound").mean(), 4)
+    return figures | {name: int((scores.get_column("trajectory") == name).sum()) for name in TRAJECTORIES}
+
+
+def mention_figures(mentions: pl.DataFrame) -> dict[str, int]:
+    """A day's entity mentions, and per type (every type, so a quiet type plots as 0, not a gap)."""
+    per_type = Counter(mentions.get_column("type").to_list())
+    return {"mentions": mentions.height, **{f"mentions_{kind}": per_type[kind] for kind in ENTITY_TYPES}}

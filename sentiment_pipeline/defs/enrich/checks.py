@@ -1,43 +1,32 @@
 """Checks of the comment and sentiment steps, run inside each over the days it wrote."""
 
-import dagster as dg
 import polars as pl
 
 from sentiment_pipeline import storage
-from sentiment_pipeline.defs.checking import check_result, joined_counts
+from sentiment_pipeline.defs.checking import DayVerdicts, day_check, joined_counts
 
 SCORE_RANGES = {"compound": (-1.0, 1.0), "pos": (0.0, 1.0), "neu": (0.0, 1.0), "neg": (0.0, 1.0)}
 ON = ["partition_date", "ticket_id"]
 
 COMMENT_SPECS = [
-    dg.AssetCheckSpec(
+    day_check(
         "one_opening_message",
-        asset="comment",
+        "comment",
+        "Every ticket of the day has exactly one seq-0 message, and no message belongs to no ticket.",
         blocking=True,
-        description="Every ticket of the day has exactly one seq-0 message, and no message belongs to no ticket.",
     ),
-    dg.AssetCheckSpec(
-        "messages_add_up",
-        asset="comment",
-        blocking=True,
-        description="Each ticket has 1 + its comments messages, numbered 0..n without gaps.",
-    ),
+    day_check("messages_add_up", "comment", "Each ticket has 1 + its comments messages, numbered 0..n without gaps.", blocking=True),
 ]
 SENTIMENT_SPECS = [
-    dg.AssetCheckSpec(
-        "one_row_per_ticket",
-        asset="sentiment",
-        blocking=True,
-        description="Exactly one row per ticket of the day: none missing, none extra, none twice.",
+    day_check(
+        "one_row_per_ticket", "sentiment", "Exactly one row per ticket of the day: none missing, none extra, none twice.", blocking=True
     ),
-    dg.AssetCheckSpec("scores_in_range", asset="sentiment", description="compound in [-1, 1]; pos, neu, neg in [0, 1]; no nulls."),
-    dg.AssetCheckSpec(
-        "trajectory_known", asset="sentiment", description="trajectory is null exactly where a ticket has no customer message."
-    ),
+    day_check("scores_in_range", "sentiment", "compound in [-1, 1]; pos, neu, neg in [0, 1]; no nulls."),
+    day_check("trajectory_known", "sentiment", "trajectory is null exactly where a ticket has no customer message."),
 ]
 
 
-def comment_results(root: str, keys: list[str]) -> list[dg.AssetCheckResult]:
+def comment_results(root: str, keys: list[str]) -> list[DayVerdicts]:
     messages = storage.scan_partitions(root, "comment", keys)
     tickets = storage.scan_partitions(root, "ticket", keys).select(*ON, expected=pl.col("comments").list.len() + 1)
     per_ticket = messages.group_by(ON).agg(openings=(pl.col("seq") == 0).sum(), messages=pl.len(), top=pl.col("seq").max())
@@ -61,10 +50,10 @@ def comment_results(root: str, keys: list[str]) -> list[dg.AssetCheckResult]:
         for r in counts.iter_rows(named=True)
         if r["miscounted"] or r["gaps"]
     }
-    return [check_result("comment", "one_opening_message", keys, openings), check_result("comment", "messages_add_up", keys, add_up)]
+    return [DayVerdicts("comment", "one_opening_message", keys, openings), DayVerdicts("comment", "messages_add_up", keys, add_up)]
 
 
-def sentiment_results(root: str, keys: list[str]) -> list[dg.AssetCheckResult]:
+def sentiment_results(root: str, keys: list[str]) -> list[DayVerdicts]:
     scores = storage.scan_partitions(root, "sentiment", keys)
     tickets = storage.scan_partitions(root, "ticket", keys).select(ON)
     customers = storage.scan_partitions(root, "comment", keys).filter(pl.col("role") == "customer").select(ON).unique()
@@ -89,7 +78,7 @@ def sentiment_results(root: str, keys: list[str]) -> list[dg.AssetCheckResult]:
         if r["unknown"] or r["invented"]
     }
     return [
-        check_result("sentiment", "one_row_per_ticket", keys, mismatched),
-        check_result("sentiment", "scores_in_range", keys, out_of_range),
-        check_result("sentiment", "trajectory_known", keys, unexplained),
+        DayVerdicts("sentiment", "one_row_per_ticket", keys, mismatched),
+        DayVerdicts("sentiment", "scores_in_range", keys, out_of_range),
+        DayVerdicts("sentiment", "trajectory_known", keys, unexplained),
     ]

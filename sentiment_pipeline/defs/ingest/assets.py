@@ -12,6 +12,7 @@ from pydantic import Field
 
 from sentiment_pipeline import storage
 from sentiment_pipeline.api.masking import mask_frame
+from sentiment_pipeline.defs.checking import report
 from sentiment_pipeline.defs.ingest.checks import INGEST_SPECS, ticket_results
 from sentiment_pipeline.defs.io_manager import LazyPartitions, Partition
 from sentiment_pipeline.defs.lake import Lake
@@ -20,7 +21,6 @@ from sentiment_pipeline.defs.metadata import markdown_table, table_schema
 from sentiment_pipeline.defs.partitions import FRESHNESS, OWNERS, STEP_RETRY, STORAGE_POOL, backfill_policy, daily_partitions
 from sentiment_pipeline.ingest import DayIngest, DayOutcome, LandingFile, ingest_day
 from sentiment_pipeline.ingest.sources import SourceProfile, SourcesFileError, load_profiles
-from sentiment_pipeline.schemas import ASSETS
 from sentiment_pipeline.settings import load_settings
 
 
@@ -189,7 +189,7 @@ class IngestConfig(dg.Config):
         "ticket": dg.AssetOut(
             description="One row per ticket: typed canonical columns, lineage, then every custom field of the exports (as text).",
             io_manager_key="parquet_io_manager",
-            metadata={"dagster/column_schema": table_schema(ASSETS["ticket"])},
+            metadata={"dagster/column_schema": table_schema("ticket")},
             kinds={"polars", "parquet"},
             owners=OWNERS,
             freshness_policy=FRESHNESS,
@@ -197,7 +197,7 @@ class IngestConfig(dg.Config):
         "ticket_rejects": dg.AssetOut(
             description="One row per rejected input row (or unreadable file): file, row number, raw content, reason.",
             io_manager_key="parquet_io_manager",
-            metadata={"dagster/column_schema": table_schema(ASSETS["ticket_rejects"])},
+            metadata={"dagster/column_schema": table_schema("ticket_rejects")},
             kinds={"polars", "parquet"},
             owners=OWNERS,
             freshness_policy=FRESHNESS,
@@ -229,10 +229,11 @@ def ingest(context: dg.AssetExecutionContext, config: IngestConfig, lake: Lake):
         )
         yield dg.Output(run.tickets(), "ticket")  # streamed into the writer day by day first
         yield dg.Output(run.rejects(), "ticket_rejects")
-    yield from ticket_results(
+    checks = ticket_results(
         roots.storage_root,
         context.partition_keys,
         input_rows={key: day.input_rows for key, day in run.done.items()},
         row_rejects={key: day.row_rejects for key, day in run.done.items()},
         reject_share_warn_at=config.reject_share_warn_at,
     )
+    yield from report(context, checks)

@@ -2,38 +2,25 @@
 
 from datetime import timedelta
 
-import dagster as dg
 import polars as pl
 
 from sentiment_pipeline import storage
-from sentiment_pipeline.defs.checking import WARN, check_result, per_day
+from sentiment_pipeline.defs.checking import WARN, DayVerdicts, day_check, per_day
 from sentiment_pipeline.schemas import TICKET_CANONICAL, TICKET_LINEAGE
 
 INGEST_SPECS = [
-    dg.AssetCheckSpec(
-        "unique_ticket_ids", asset="ticket", blocking=True, description="No ticket_id appears twice (or is null) within a day."
+    day_check("unique_ticket_ids", "ticket", "No ticket_id appears twice (or is null) within a day.", blocking=True),
+    day_check("rows_conserved", "ticket", "Every input row of a day is in exactly one of ticket and ticket_rejects.", blocking=True),
+    day_check(
+        "canonical_schema", "ticket", "The canonical and lineage columns keep their types; new custom columns are listed.", blocking=True
     ),
-    dg.AssetCheckSpec(
-        "rows_conserved",
-        asset="ticket",
-        blocking=True,
-        description="Every input row of a day is in exactly one of ticket and ticket_rejects.",
-    ),
-    dg.AssetCheckSpec(
-        "canonical_schema",
-        asset="ticket",
-        blocking=True,
-        description="The canonical and lineage columns keep their types; new custom columns are listed.",
-    ),
-    dg.AssetCheckSpec(
-        "reject_share", asset="ticket_rejects", description="Warns when a day's share of rejected rows is above the run's threshold."
-    ),
+    day_check("reject_share", "ticket_rejects", "Warns when a day's share of rejected rows is above the run's threshold."),
 ]
 
 
 def ticket_results(
     root: str, keys: list[str], input_rows: dict[str, int], row_rejects: dict[str, int], reject_share_warn_at: float
-) -> list[dg.AssetCheckResult]:
+) -> list[DayVerdicts]:
     ids = per_day(root, "ticket", keys, rows=pl.len(), distinct=pl.col("ticket_id").n_unique(), nulls=pl.col("ticket_id").null_count())
     tickets = dict(zip(ids.get_column("day"), ids.get_column("rows"), strict=False))
     duplicated = {
@@ -46,35 +33,27 @@ def ticket_results(
         for key in keys
         if input_rows[key] != tickets.get(key, 0) + row_rejects[key]
     }
+    counted = {key: {"input_rows": input_rows[key], "tickets": tickets.get(key, 0), "row_rejects": row_rejects[key]} for key in keys}
     shares = {key: row_rejects[key] / input_rows[key] if input_rows[key] else 0.0 for key in keys}
-    high = {key: f"{share:.1%} rejected" for key, share in shares.items() if share > reject_share_warn_at}
+    high = {
+        key: f"{share:.1%} of the day's rows rejected (warns above {reject_share_warn_at:.1%})"
+        for key, share in shares.items()
+        if share > reject_share_warn_at
+    }
     drift, new_columns = _schema_drift(root, keys)
     return [
-        check_result("ticket", "unique_ticket_ids", keys, duplicated),
-        check_result(
-            "ticket",
-            "rows_conserved",
-            keys,
-            unbalanced,
-            input_rows=sum(input_rows.values()),
-            tickets=sum(tickets.values()),
-            row_rejects=sum(row_rejects.values()),
+        DayVerdicts("ticket", "unique_ticket_ids", keys, duplicated),
+        DayVerdicts("ticket", "rows_conserved", keys, unbalanced, facts=counted),
+        DayVerdicts(
+            "ticket", "canonical_schema", keys, drift, facts={key: {"new_custom_columns": columns} for key, columns in new_columns.items()}
         ),
-        check_result(
-            "ticket",
-            "canonical_schema",
-            keys,
-            drift,
-            new_custom_columns=dg.MetadataValue.md("\n".join(f"- {d}: {c}" for d, c in new_columns.items()) or "none"),
-        ),
-        check_result(
+        DayVerdicts(
             "ticket_rejects",
             "reject_share",
             keys,
             high,
             WARN,
-            threshold=reject_share_warn_at,
-            max_reject_share=round(max(shares.values(), default=0.0), 6),
+            facts={key: {"reject_share": round(share, 6)} for key, share in shares.items()},
         ),
     ]
 
