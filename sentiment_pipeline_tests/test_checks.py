@@ -77,6 +77,13 @@ def test_a_range_run_reports_every_check_per_day_and_the_dirty_day_warns(local_s
         for i in instance.event_log_storage.get_asset_check_partition_info([check])
     }
     assert shown == {days[0]: ("SUCCEEDED", True), DAY: ("FAILED", True), days[2]: ("SUCCEEDED", True)}
+    # and each day's ticket_rejects materialization plots that day's own figures, not the run's
+    rejected = {
+        m.partition: (m.metadata["input_rows"].value, m.metadata["rejects"].value, m.metadata["reject_share"].value)
+        for m in result.asset_materializations_for_node("ingest")
+        if m.asset_key == dg.AssetKey("ticket_rejects")
+    }
+    assert rejected == {days[0]: (6, 0, 0.0), DAY: (10, 4, 0.4), days[2]: (6, 0, 0.0)}
 
 
 def write(root: str, asset: str, frame: pl.DataFrame, day: str = DAY) -> None:

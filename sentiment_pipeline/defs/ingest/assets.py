@@ -100,24 +100,29 @@ class DayRangeIngest:
     def rejects(self) -> LazyPartitions:
         def compute(key: str) -> Partition:
             day = self._finish(key)
-            return Partition(day.rejects, tuple(day.files))
+            return Partition(day.rejects, tuple(day.files), figures=reject_figures(day))
 
         return LazyPartitions(self.partition_keys, compute, summary=self.summary)
 
     def summary(self) -> dict[str, object]:
-        input_rows = sum(d.input_rows for d in self.done.values())
-        rejects = sum(d.rejects.height for d in self.done.values())
-        row_rejects = sum(d.row_rejects for d in self.done.values())
+        """The run's notes, files and reject reasons (each day's figures are on its own materialization)."""
         return {
-            "input_rows": input_rows,
-            "rejects": rejects,
-            "file_rejects": rejects - row_rejects,
-            "reject_share": round(row_rejects / input_rows, 6) if input_rows else 0.0,
-            "files": sum(len(d.files) for d in self.done.values()),
             "notes": dg.MetadataValue.md("\n".join(f"- {n}" for d in self.done.values() for n in d.notes) or "none"),
             "sources": dg.MetadataValue.md(sources_table(self.done)),
             **reject_reasons(self.done),
         }
+
+
+def reject_figures(day: DayOutcome) -> dict[str, float | int]:
+    """A day's rows in, rejects (rows and whole files), share of rows rejected and files read,
+    plotted per partition."""
+    return {
+        "input_rows": day.input_rows,
+        "rejects": day.rejects.height,
+        "file_rejects": day.rejects.height - day.row_rejects,
+        "reject_share": round(day.row_rejects / day.input_rows, 6) if day.input_rows else 0.0,
+        "files": len(day.files),
+    }
 
 
 def sources_table(done: dict[str, DayOutcome]) -> str:
