@@ -260,3 +260,37 @@ def test_ui_style_launch_of_one_partition_runs_through_the_daemon(dagster_dev):
         ("unique_ticket_ids", "rows_conserved", "canonical_schema"), day_passed
     )  # the UI shows each check's result under the day's partition
     assert list(dagster_dev.home.rglob("runs.db")), "run storage is not under the temporary DAGSTER_HOME"
+
+
+def test_the_asset_pages_show_reject_reasons_and_each_days_check_results(dagster_dev):
+    """What the data team sees in a real browser (Debian's Chromium, driven by Playwright) after
+    the run above: the reasons table of ticket_rejects' materialization, and the checks tab
+    with each check's result under the day; no console errors. Screenshots in test-artifacts/."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "Chromium is not installed: `make test` installs Debian's chromium (apt-get install -y chromium)"
+    rejects = pl.read_parquet(next(dagster_dev.data.glob(f"ticket_rejects/**/ticket_rejects-{DAY}.parquet")))
+    assert rejects.height > 0, "the sample day has rejects to show"
+    artifacts = Path(os.environ.get("SENTIMENT_TEST_ARTIFACTS", REPO / "test-artifacts")) / "dagster_ui"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1440, "height": 1100})
+        errors: list[str] = []
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"{dagster_dev.url}/assets/ticket_rejects?partition={DAY}", wait_until="networkidle")
+        page.get_by_text("reject_samples").first.wait_for(timeout=60_000)
+        shown = page.locator("body").inner_text()
+        assert "reasons" in shown and "reject_samples" in shown
+        assert any(reason.split(":")[0][:30] in shown for reason in rejects.get_column("reason").to_list())
+        page.screenshot(path=artifacts / "ticket_rejects.png", full_page=True)
+        page.goto(f"{dagster_dev.url}/assets/ticket?view=checks", wait_until="networkidle")
+        for check in ("unique_ticket_ids", "rows_conserved", "canonical_schema"):
+            page.get_by_text(check).first.wait_for(timeout=60_000)
+        page.get_by_text("unique_ticket_ids").first.click()
+        page.get_by_text(DAY).first.wait_for(timeout=60_000)  # the result under its day
+        page.screenshot(path=artifacts / "ticket_checks.png", full_page=True)
+        browser.close()
+    assert errors == []
