@@ -28,3 +28,14 @@ def backfill_policy() -> dg.BackfillPolicy:
     that many days, which its run launcher spreads over the workers."""
     days = load_settings().backfill_days_per_run
     return dg.BackfillPolicy.multi_run(max_partitions_per_run=days) if days else dg.BackfillPolicy.single_run()
+
+
+def daily_step() -> dict:
+    """What every step of the pipeline shares: daily partitions, the backfill policy, step
+    retries and the storage pool (one place, so no asset drifts from the others)."""
+    return {"partitions_def": daily_partitions, "backfill_policy": backfill_policy(), "retry_policy": STEP_RETRY, "pool": STORAGE_POOL}
+
+
+def daily_parquet_asset() -> dict:
+    """A step writing one daily Parquet asset: ``daily_step`` plus the Parquet IO manager, owners and freshness."""
+    return {**daily_step(), "io_manager_key": "parquet_io_manager", "owners": OWNERS, "freshness_policy": FRESHNESS}

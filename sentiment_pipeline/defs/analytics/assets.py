@@ -15,7 +15,7 @@ from sentiment_pipeline.defs.checking import report
 from sentiment_pipeline.defs.io_manager import LazyPartitions, Partition
 from sentiment_pipeline.defs.lake import Lake
 from sentiment_pipeline.defs.metadata import markdown_preview, table_schema
-from sentiment_pipeline.defs.partitions import FRESHNESS, OWNERS, STEP_RETRY, STORAGE_POOL, backfill_policy, daily_partitions
+from sentiment_pipeline.defs.partitions import daily_parquet_asset
 from sentiment_pipeline.schemas import AGGREGATES, SENTIMENT_ALERTS
 
 DESCRIPTIONS = {
@@ -50,13 +50,7 @@ def analytics_asset(table: str) -> dg.AssetsDefinition:
         check_specs=[adds_up_spec(table)],
         group_name="analytics",
         kinds={"duckdb", "parquet"},
-        io_manager_key="parquet_io_manager",
-        partitions_def=daily_partitions,
-        backfill_policy=backfill_policy(),
-        retry_policy=STEP_RETRY,
-        pool=STORAGE_POOL,
-        owners=OWNERS,
-        freshness_policy=FRESHNESS,
+        **daily_parquet_asset(),
     )
     def compute_table(context: dg.AssetExecutionContext, duckdb: DuckDBResource, lake: Lake):
         root = lake.roots().storage_root
@@ -114,13 +108,7 @@ class SpikeConfig(dg.Config):
     check_specs=[NO_SPIKES],
     group_name="analytics",
     kinds={"polars", "parquet"},
-    io_manager_key="parquet_io_manager",
-    partitions_def=daily_partitions,
-    backfill_policy=backfill_policy(),
-    retry_policy=STEP_RETRY,
-    pool=STORAGE_POOL,
-    owners=OWNERS,
-    freshness_policy=FRESHNESS,
+    **daily_parquet_asset(),
 )
 def sentiment_alerts(context: dg.AssetExecutionContext, config: SpikeConfig, lake: Lake):
     """Reads the two aggregates once for the run's days and their baselines; each day's flags

@@ -12,7 +12,7 @@ from sentiment_pipeline.defs.enrich.checks import COMMENT_SPECS, SENTIMENT_SPECS
 from sentiment_pipeline.defs.io_manager import LazyPartitions, Partition
 from sentiment_pipeline.defs.lake import Lake
 from sentiment_pipeline.defs.metadata import table_schema
-from sentiment_pipeline.defs.partitions import FRESHNESS, OWNERS, STEP_RETRY, STORAGE_POOL, backfill_policy, daily_partitions
+from sentiment_pipeline.defs.partitions import daily_parquet_asset
 from sentiment_pipeline.entities import ENTITY_TYPES, extract_entities, product_catalog
 from sentiment_pipeline.schemas import ROLES, SENTIMENT_LABELS, TICKET_CANONICAL, TRAJECTORIES
 from sentiment_pipeline.sentiment import Model
@@ -40,13 +40,7 @@ def day_columns(ticket: pl.LazyFrame, partition_key: str, columns: tuple[str, ..
     check_specs=COMMENT_SPECS,
     group_name="enrich",
     kinds={"polars", "parquet"},
-    io_manager_key="parquet_io_manager",
-    partitions_def=daily_partitions,
-    backfill_policy=backfill_policy(),
-    retry_policy=STEP_RETRY,
-    pool=STORAGE_POOL,
-    owners=OWNERS,
-    freshness_policy=FRESHNESS,
+    **daily_parquet_asset(),
 )
 def comment(context: dg.AssetExecutionContext, ticket: pl.LazyFrame, lake: Lake):
     """Splits each day's tickets into messages and scores every message on every core."""
@@ -70,13 +64,7 @@ def comment(context: dg.AssetExecutionContext, ticket: pl.LazyFrame, lake: Lake)
     check_specs=SENTIMENT_SPECS,
     group_name="enrich",
     kinds={"polars", "parquet"},
-    io_manager_key="parquet_io_manager",
-    partitions_def=daily_partitions,
-    backfill_policy=backfill_policy(),
-    retry_policy=STEP_RETRY,
-    pool=STORAGE_POOL,
-    owners=OWNERS,
-    freshness_policy=FRESHNESS,
+    **daily_parquet_asset(),
 )
 def sentiment(context: dg.AssetExecutionContext, comment: pl.LazyFrame, lake: Lake):
     """Each ticket's opening scores and customer trajectory, from its scored messages."""
@@ -102,13 +90,7 @@ def sentiment(context: dg.AssetExecutionContext, comment: pl.LazyFrame, lake: La
     metadata={"dagster/column_schema": table_schema("entity")},
     group_name="enrich",
     kinds={"polars", "parquet"},
-    io_manager_key="parquet_io_manager",
-    partitions_def=daily_partitions,
-    backfill_policy=backfill_policy(),
-    retry_policy=STEP_RETRY,
-    pool=STORAGE_POOL,
-    owners=OWNERS,
-    freshness_policy=FRESHNESS,
+    **daily_parquet_asset(),
 )
 def entity(context: dg.AssetExecutionContext, ticket: pl.LazyFrame) -> LazyPartitions:
     """Extracts each day's mentions."""

@@ -18,7 +18,11 @@ from sentiment_pipeline.defs.io_manager import LazyPartitions, Partition
 from sentiment_pipeline.defs.lake import Lake
 from sentiment_pipeline.defs.landing import LANDING_DIGEST, digest, file_entry, is_export
 from sentiment_pipeline.defs.metadata import markdown_table, table_schema
-from sentiment_pipeline.defs.partitions import FRESHNESS, OWNERS, STEP_RETRY, STORAGE_POOL, backfill_policy, daily_partitions
+from sentiment_pipeline.defs.partitions import (
+    FRESHNESS,
+    OWNERS,
+    daily_step,
+)
 from sentiment_pipeline.ingest import DayIngest, DayOutcome, LandingFile, ingest_day
 from sentiment_pipeline.ingest.sources import SourceProfile, SourcesFileError, load_profiles
 from sentiment_pipeline.settings import load_settings
@@ -210,10 +214,7 @@ class IngestConfig(dg.Config):
     },
     check_specs=INGEST_SPECS,
     group_name="ingest",
-    partitions_def=daily_partitions,
-    backfill_policy=backfill_policy(),
-    retry_policy=STEP_RETRY,
-    pool=STORAGE_POOL,
+    **daily_step(),
 )
 def ingest(context: dg.AssetExecutionContext, config: IngestConfig, lake: Lake):
     """Reads every landing file of each day in the run; every input row lands in exactly one of the two."""
