@@ -18,11 +18,7 @@ from sentiment_pipeline.defs.io_manager import LazyPartitions, Partition
 from sentiment_pipeline.defs.lake import Lake
 from sentiment_pipeline.defs.landing import LANDING_DIGEST, digest, file_entry, is_export
 from sentiment_pipeline.defs.metadata import markdown_table, table_schema
-from sentiment_pipeline.defs.partitions import (
-    FRESHNESS,
-    OWNERS,
-    daily_step,
-)
+from sentiment_pipeline.defs.partitions import FRESHNESS, OWNERS, daily_step
 from sentiment_pipeline.ingest import DayIngest, DayOutcome, LandingFile, ingest_day
 from sentiment_pipeline.ingest.sources import SourceProfile, SourcesFileError, load_profiles
 from sentiment_pipeline.settings import load_settings
