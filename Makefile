@@ -18,7 +18,7 @@ LAST_LANDING_DAY = $$($(LANDING_DAYS) | tail -n 1)
 # environment wins. `test` and `bench` make their own lakes and dates, so they do not get it.
 WITH_PARTITIONS_START = SENTIMENT_PARTITIONS_START="$${SENTIMENT_PARTITIONS_START:-$(FIRST_LANDING_DAY)}"
 
-.PHONY: install browser demo dashboard dev test test-fast lint format bench clean
+.PHONY: install browser postgres demo dashboard dev test test-fast lint format bench clean
 
 install: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 
@@ -59,15 +59,20 @@ dashboard: install
 dev: install
 	$(WITH_PARTITIONS_START) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
-# A native crash (pytest killed by a signal, seen once: a segfault inside a test using S3)
-# is printed with its traceback and the suite runs once more; a second crash or any test
-# failure fails the target.
 # The dashboard test drives Debian's Chromium (Playwright with the system browser: nothing is
 # downloaded at run time); installed here where missing.
 browser:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
-test: install lint browser
+# The production-instance test runs a throwaway PostgreSQL server with Debian's binaries
+# (under /usr/lib/postgresql/<version>/bin, not on the PATH); installed here where missing.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null)
+
+# A native crash (pytest killed by a signal, seen once: a segfault inside a test using S3)
+# is printed with its traceback and the suite runs once more; a second crash or any test
+# failure fails the target.
+test: install lint browser postgres
 	@$(BIN)/pytest -q; status=$$?; \
 	if [ $$status -gt 128 ]; then \
 		echo "pytest was killed by signal $$((status - 128)) (a native crash, traceback above): running the suite once more"; \
