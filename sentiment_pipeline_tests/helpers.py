@@ -1,8 +1,11 @@
 """What tests share beyond fixtures: running assets on the project's resources, reading
 partitions back, API keys, and a materialized sample lake for module-scoped fixtures."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import os
+import signal
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from datetime import date
 from pathlib import Path
 
@@ -85,3 +88,33 @@ def materialized_lake(
         landed = sorted(folder.name for folder in (root / "landing").iterdir())
         assert run_whole_graph({"dagster/asset_partition_range_start": landed[0], "dagster/asset_partition_range_end": landed[-1]}).success
         yield root, patch
+
+
+LAUNCH_RUN = """mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
+    __typename ... on LaunchRunSuccess { run { runId status } } ... on Error { message } } }"""  # the UI's Materialize
+
+
+def stop_process_group(process: subprocess.Popen, grace: float = 20) -> None:
+    """Ctrl-C for the whole process group (Dagster's processes shut their services and children
+    down; PostgreSQL does a fast shutdown), then SIGKILL for whatever is left of it."""
+    if process.poll() is None:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGINT)
+        with suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=grace)
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+
+
+def stop_sensor(gql: Callable[..., dict], sensor: dict) -> None:
+    """Stops a running sensor the way the UI's toggle does (``gql(query, **variables)``: a
+    GraphQL call to the webserver; ``sensor``: its jobOriginId and sensorState.selectorId)."""
+    stopped = gql(
+        """mutation($origin: String!, $selector: String!) {
+        stopSensor(jobOriginId: $origin, jobSelectorId: $selector) { __typename
+          ... on StopSensorMutationResult { instigationState { status } } ... on PythonError { message } } }""",
+        origin=sensor["jobOriginId"],
+        selector=sensor["sensorState"]["selectorId"],
+    )["stopSensor"]
+    assert stopped["__typename"] == "StopSensorMutationResult" and stopped["instigationState"]["status"] == "STOPPED", stopped

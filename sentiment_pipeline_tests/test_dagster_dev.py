@@ -24,7 +24,7 @@ import requests
 
 from sentiment_pipeline import sample
 
-from .helpers import ASSET_GROUPS
+from .helpers import ASSET_GROUPS, LAUNCH_RUN, stop_process_group, stop_sensor
 from .serving import free_port
 
 pytestmark = pytest.mark.e2e
@@ -86,19 +86,6 @@ def _wait_until_loaded(server: DagsterDev, timeout: float = 90.0) -> None:
         time.sleep(0.5)
 
 
-def _stop(process: subprocess.Popen) -> None:
-    """Ctrl-C for the whole process group (dagster dev shuts its services down), then SIGKILL
-    for whatever is left of it: webserver, daemon, code servers, run workers."""
-    if process.poll() is None:
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGINT)
-        with suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=20)
-    with suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def dagster_dev(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dagster_dev")
@@ -139,7 +126,7 @@ def dagster_dev(tmp_path_factory):
         _wait_until_loaded(server)
         yield server
     finally:
-        _stop(process)
+        stop_process_group(process)
 
 
 def test_asset_graph_groups_and_dependencies(dagster_dev):
@@ -187,14 +174,7 @@ def test_ui_style_launch_of_one_partition_runs_through_the_daemon(dagster_dev):
     sensor = next((s for s in repository["sensors"] if s["name"] == "landing_sensor"), None)
     if sensor and sensor["sensorState"]["status"] == "RUNNING":
         # Otherwise its first tick would queue a whole-pipeline run of the day ahead of ours.
-        stopped = dagster_dev.gql(
-            """mutation($origin: String!, $selector: String!) {
-            stopSensor(jobOriginId: $origin, jobSelectorId: $selector) { __typename
-              ... on StopSensorMutationResult { instigationState { status } } ... on PythonError { message } } }""",
-            origin=sensor["jobOriginId"],
-            selector=sensor["sensorState"]["selectorId"],
-        )["stopSensor"]
-        assert stopped["instigationState"]["status"] == "STOPPED", stopped
+        stop_sensor(dagster_dev.gql, sensor)
     sample.generate(
         sample.SampleSpec(out=dagster_dev.data / "landing", days=1, rows_per_day=ROWS, extra_cols=5, end=date.fromisoformat(DAY))
     )
@@ -202,8 +182,7 @@ def test_ui_style_launch_of_one_partition_runs_through_the_daemon(dagster_dev):
     ticket = next(n for n in repository["assetNodes"] if n["assetKey"]["path"] == ["ticket"])
     job = "__ASSET_JOB" if "__ASSET_JOB" in ticket["jobNames"] else ticket["jobNames"][0]
     launched = dagster_dev.gql(
-        """mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
-        __typename ... on LaunchRunSuccess { run { runId status } } ... on Error { message } } }""",
+        LAUNCH_RUN,
         params={
             "selector": {
                 "repositoryLocationName": repository["location"]["name"],

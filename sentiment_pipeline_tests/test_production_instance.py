@@ -46,7 +46,7 @@ from dagster._serdes import deserialize_value
 from sentiment_pipeline import sample
 from sentiment_pipeline.spikes import BASELINE_DAYS
 
-from .helpers import ASSET_GROUPS
+from .helpers import ASSET_GROUPS, LAUNCH_RUN, stop_process_group, stop_sensor
 from .serving import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
@@ -95,19 +95,6 @@ def _start(name: str, args: list[str], log: Path, **popen) -> Service:
     finally:
         signal.signal(signal.SIGINT, previous)
     return Service(name, process, log)
-
-
-def _stop(service: Service, grace: float = 20) -> None:
-    """SIGINT for the whole process group (Dagster's processes shut down their threads and
-    children; PostgreSQL does a fast shutdown), then SIGKILL for whatever is left of it."""
-    if service.process.poll() is None:
-        with suppress(ProcessLookupError):
-            os.killpg(service.process.pid, signal.SIGINT)
-        with suppress(subprocess.TimeoutExpired):
-            service.process.wait(timeout=grace)
-    with suppress(ProcessLookupError):
-        os.killpg(service.process.pid, signal.SIGKILL)
-    service.process.wait(timeout=10)
 
 
 def _wait(what: str, ready, services: list[Service], timeout: float) -> None:
@@ -215,7 +202,7 @@ def postgres() -> Iterator[Postgres]:
                     cursor.execute(f"CREATE DATABASE {PG_DB}")
             yield pg
         finally:
-            _stop(server)
+            stop_process_group(server.process)
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
@@ -318,14 +305,7 @@ def _stop_automation(deployment: Deployment) -> None:
     a webhook (none is set), and its ticks are schedule storage too."""
     repository = deployment.repository()
     [sensor] = [s for s in repository["sensors"] if s["name"] == "landing_sensor"]
-    stopped = deployment.gql(
-        """mutation($origin: String!, $selector: String!) {
-        stopSensor(jobOriginId: $origin, jobSelectorId: $selector) { __typename
-          ... on StopSensorMutationResult { instigationState { status } } ... on PythonError { message } } }""",
-        origin=sensor["jobOriginId"],
-        selector=sensor["sensorState"]["selectorId"],
-    )["stopSensor"]
-    assert stopped["__typename"] == "StopSensorMutationResult" and stopped["instigationState"]["status"] == "STOPPED", stopped
+    stop_sensor(deployment.gql, sensor)
     [schedule] = [s for s in repository["schedules"] if s["name"] == "daily_pipeline_schedule"]
     stopped = deployment.gql(
         """mutation($id: String!, $selector: String!) {
@@ -433,7 +413,7 @@ def deployment(postgres, moto_endpoint, tmp_path_factory) -> Iterator[Deployment
         yield deployment
     finally:
         for service in reversed(services):  # the daemon first: no new run starts while the rest stops
-            _stop(service)
+            stop_process_group(service.process)
 
 
 @dataclass
@@ -449,8 +429,7 @@ def launched(deployment) -> Launched:
     (launchPartitionBackfill), launched as the UI does and waited for together."""
     repository = deployment.repository()
     launch = deployment.gql(
-        """mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
-        __typename ... on LaunchRunSuccess { run { runId status } } ... on Error { message } } }""",
+        LAUNCH_RUN,
         params={
             "selector": {
                 "repositoryLocationName": repository["location"]["name"],
