@@ -132,7 +132,8 @@ def test_the_incident_is_flagged_and_opens_its_tickets_and_a_conversation(browse
     labels = page.locator("#tickets tbody tr td:nth-child(7)").all_inner_texts()
     assert set(products) == {incident.product} and set(labels) == {"negative"}
     screenshot(page, "flag-tickets")
-    listed.first.click()
+    trajectories = page.locator("#tickets tbody tr td:nth-child(9)").all_inner_texts()
+    listed.nth(next(i for i, t in enumerate(trajectories) if t != "single")).click()  # one with a conversation
     page.wait_for_selector("#ticket-section:not([hidden]) .message")
     messages = page.locator("#ticket .message")
     assert messages.count() >= 2
