@@ -47,8 +47,7 @@ demo: install
 	@echo
 	@echo "Done. Parquet assets:  data/<asset>/year=YYYY/month=MM/day=DD/*.parquet"
 	@echo "Dagster UI:            make dev   (then open http://127.0.0.1:3000)"
-	@echo "Read API:              $(BIN)/sentiment-pipeline api-key create --name me && $(BIN)/sentiment-pipeline serve"
-	@echo "                       (then http://127.0.0.1:8000/docs)"
+	@echo "Dashboard and API:     make dashboard   (prints a key; open http://127.0.0.1:8000/, API docs at /docs)"
 
 # A fresh API key (printed once) and the read API with the dashboard at http://127.0.0.1:8000/.
 dashboard: install
