@@ -30,7 +30,6 @@ from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
-from scipy.stats import betabinom
 
 from sentiment_pipeline import storage
 from sentiment_pipeline.schemas import SENTIMENT_ALERTS
@@ -160,6 +159,8 @@ def upper_tail(k: np.ndarray, n: np.ndarray, a: np.ndarray, b: np.ndarray) -> np
     out with few or no correct digits, or as 0. Every term here is positive, so the sum keeps
     the precision of ``betabinom.pmf`` at any size.
     """
+    from scipy.stats import betabinom  # here, not at import: scipy.stats adds ~1 s to every process loading the definitions
+
     k, n = k.astype(np.int64), n.astype(np.int64)
     lengths = n - k + 1
     group = np.repeat(np.arange(k.size), lengths)
