@@ -52,8 +52,10 @@ class Block:
         schema = {ROW: pl.UInt32, "raw": pl.String}
         if not numbers:  # (rebuilding CSV text plans an expression per column: 0.4 s at 1,600 columns)
             return pl.DataFrame(schema=schema)
-        if self.text is not None and self._one_row_per_line():
-            found = _lines(bytes(self.text), [n - self.first_row for n in numbers])
+        text = None if self.text is None else bytes(self.text)  # one copy of the block, for the count and the lines
+        if text is not None and text.count(b"\n") + (text[-1:] != b"\n") == self.next_row - self.first_row:
+            # one row is one line (counted only here, when a block has rejects: most have none)
+            found = _lines(text, [n - self.first_row for n in numbers])
             return pl.DataFrame({ROW: [n + self.first_row for n in found], "raw": list(found.values())}, schema=schema)
         # Gathered by position: a filter costs a pass per column (~15 ms a block at 1,600 columns).
         rows = self.rows[self.rows.get_column(ROW).is_in(pl.Series(numbers, dtype=pl.UInt32).implode()).arg_true()]
@@ -63,12 +65,6 @@ class Block:
         # ~0.2 s a block at 1,600 columns however few rows it writes.
         texts = [csv_line(["" if v is None else v for v in row[1:]], self.delimiter) for row in rows.iter_rows()]
         return pl.DataFrame({ROW: rows.get_column(ROW), "raw": texts}, schema=schema)
-
-    def _one_row_per_line(self) -> bool:
-        """Row N is line N - first_row of the text: no row spans lines (counted only when a
-        block has rejects: most have none)."""
-        text = bytes(self.text)
-        return text.count(b"\n") + (text[-1:] != b"\n") == self.next_row - self.first_row
 
 
 @dataclass
