@@ -1,4 +1,4 @@
-"""``sentiment-pipeline``: sample data, the read API server and its keys."""
+"""``sentiment-pipeline``: sample data, the read API server and its keys, and the migration from PostgreSQL."""
 
 from __future__ import annotations
 
@@ -46,7 +46,10 @@ def main(argv: list[str] | None = None) -> None:
     classifier_commands = classifier.add_subparsers(dest="action", required=True)
     fit = classifier_commands.add_parser("fit", help="fit it on data/support_messages.csv (needs scikit-learn: the [train] extra)")
     fit.add_argument("--out", type=Path, help="where to write (default: the package's data/support_classifier.json)")
+    _migration_commands(commands)
     args = parser.parse_args(argv)
+    if args.command in ("import", "reconcile", "export"):
+        sys.exit(migrate(args))
     if args.command == "serve":
         import uvicorn
 
@@ -81,6 +84,70 @@ def main(argv: list[str] | None = None) -> None:
         written = sample.generate(spec)
         days = sorted({p.parent.name for p in written})
         print(f"wrote {len(written)} files for {days[0]}...{days[-1]} under {args.out}")
+
+
+def _migration_commands(commands: argparse._SubParsersAction) -> None:
+    """import / reconcile / export postgres: the migration from the PostgreSQL platform."""
+    dsn_help = "libpq DSN or postgresql:// URI (default: $SENTIMENT_POSTGRES_DSN; prefer that, or ~/.pgpass, for the password)"
+    for name, summary in (
+        ("import", "read PostgreSQL tables into one landing file per day (then backfill the range)"),
+        ("reconcile", "per day: rows in PostgreSQL against tickets + rejects in the lake; exit 1 on any difference"),
+    ):
+        command = commands.add_parser(name, help=summary).add_subparsers(dest="system", required=True).add_parser("postgres", help=summary)
+        command.add_argument("--dsn", help=dsn_help)
+        command.add_argument("--table", action="append", required=True, help="a table (or view); repeat to join a layout split over tables")
+        command.add_argument(
+            "--source", required=True, help="the [[source]] entry of the sources file (SENTIMENT_SOURCES) mapping the columns"
+        )
+        command.add_argument("--start", type=date.fromisoformat, required=True, help="first UTC day of created_at (YYYY-MM-DD)")
+        command.add_argument("--end", type=date.fromisoformat, required=True, help="last UTC day (YYYY-MM-DD)")
+    summary = "write partitions of an asset into a PostgreSQL table, replacing each exported day (for a rollback)"
+    export = commands.add_parser("export", help=summary).add_subparsers(dest="system", required=True).add_parser("postgres", help=summary)
+    export.add_argument("--dsn", help=dsn_help)
+    export.add_argument("--asset", required=True, help="e.g. ticket, sentiment, daily_sentiment")
+    export.add_argument("--start", type=date.fromisoformat, required=True)
+    export.add_argument("--end", type=date.fromisoformat, required=True)
+    export.add_argument("--table", help="target table (default: the asset's name); created when missing")
+
+
+def migrate(args: argparse.Namespace) -> int:
+    """Run one migration command; a problem is one line on stderr and exit status 2."""
+    from sentiment_pipeline import migration
+    from sentiment_pipeline.ingest.sources import SourcesFileError
+    from sentiment_pipeline.settings import load_settings
+
+    settings = load_settings()
+    try:
+        dsn = migration.resolve_dsn(args.dsn)
+        if args.command == "export":
+            print(f"exporting '{args.asset}' {args.start}...{args.end} to {migration.shown_dsn(dsn)}, table {args.table or args.asset}")
+            days = migration.export_days(dsn, args.asset, args.start, args.end, settings.roots, args.table, progress=_exported)
+            print(f"done: {sum(d.rows for d in days):,} rows over {len(days)} days")
+            return 0
+        profile = migration.source_profile(args.source, settings.sources_file)
+        if args.command == "import":
+            print(f"importing {', '.join(args.table)} from {migration.shown_dsn(dsn)} into {settings.roots.landing_root}")
+            days = migration.import_days(dsn, args.table, profile, args.start, args.end, settings.roots.landing_root, progress=_imported)
+            print(f"done: {sum(d.rows for d in days):,} rows over {sum(1 for d in days if d.rows)} days with rows")
+            print(
+                f"next: dagster asset materialize -m sentiment_pipeline.definitions --select '*' --partition-range {args.start}...{args.end}"
+            )
+            return 0
+        reconciled = migration.reconcile_days(dsn, args.table, profile, args.start, args.end, settings.roots)
+    except (migration.MigrationError, SourcesFileError) as error:
+        print(f"{args.command} postgres: {error}", file=sys.stderr)
+        return 2
+    print(migration.reconcile_table(reconciled))
+    return 0 if migration.all_match(reconciled) else 1
+
+
+def _imported(day) -> None:
+    print(f"  {day.day}  {day.rows:>9,} rows  {day.file or '(none: the import file of this day, if any, removed)'}")
+
+
+def _exported(day) -> None:
+    overflow = f"  ({day.overflow_fields} custom fields in custom_fields)" if day.overflow_fields else ""
+    print(f"  {day.day}  {day.rows:>9,} rows{overflow}")
 
 
 def check_sources(file: Path, landing_files: list[Path]) -> int:

@@ -1,5 +1,5 @@
 """Shared fixtures: storage on a temporary folder, or on moto's S3 *server* on 127.0.0.1; a
-webhook receiver on 127.0.0.1."""
+webhook receiver and a throwaway PostgreSQL server on 127.0.0.1."""
 
 import json
 import threading
@@ -10,6 +10,8 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from .services import throwaway_postgres
+
 
 @pytest.fixture(scope="session")
 def moto_endpoint():
@@ -19,6 +21,14 @@ def moto_endpoint():
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL cluster (Debian's binaries) on a free loopback port, removed at the
+    end of the session; each test module uses its own databases in it."""
+    with throwaway_postgres() as pg:
+        yield pg
 
 
 @pytest.fixture

@@ -16,25 +16,18 @@ Not covered here: the ``K8sRunLauncher`` (runs are subprocesses of the gRPC serv
 Dagster's default launcher), the Helm chart and the image build (see deploy/README.md).
 """
 
-import glob
 import io
 import os
-import pwd
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing, suppress
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
 import boto3
 import polars as pl
-import psycopg2
 import pytest
 import requests
 import yaml
@@ -47,6 +40,7 @@ from sentiment_pipeline import sample
 from sentiment_pipeline.spikes import BASELINE_DAYS
 
 from .helpers import ASSET_GROUPS, LAUNCH_RUN, stop_process_group, stop_sensor
+from .services import PG_DB, PG_PASSWORD, PG_USER, Postgres, Service, start_service, wait_until
 from .serving import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
@@ -59,152 +53,9 @@ DAY = "2025-03-01"  # launched alone, as the schedule or the sensor would
 BACKFILL = ["2025-03-02", "2025-03-03", "2025-03-04"]  # one backfill from the UI
 ROWS = 40  # CSV rows per landing day; the sample adds a JSON-lines export of max(5, ROWS // 20) rows
 COMPUTE_LOG_PREFIX = "dagster/compute-logs"  # as in deploy/dagster.production.yaml
-PG_USER, PG_PASSWORD, PG_DB = "dagster", "not-a-secret", "dagster"
 RUN_DONE = {"SUCCESS", "FAILURE", "CANCELED"}
 BACKFILL_DONE = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 TIMEOUT = 240  # seconds for the runs and the backfill, from launch to their end (~100 s on 2 idle cores)
-
-
-# -- processes -------------------------------------------------------------------------------
-
-
-@dataclass
-class Service:
-    name: str
-    process: subprocess.Popen
-    log: Path
-
-    def log_tail(self, chars: int = 4000) -> str:
-        return f"--- {self.name} ({self.log}) ---\n" + self.log.read_text(errors="replace")[-chars:]
-
-    def check_alive(self) -> None:
-        if self.process.poll() is not None:
-            pytest.fail(f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}")
-
-
-def _start(name: str, args: list[str], log: Path, **popen) -> Service:
-    """``args`` in its own process group (so its children stop with it), output to ``log``."""
-    # A SIGINT ignored here (pytest started from a background job of a script) would be
-    # inherited and the child could not be interrupted; a handled one is reset on exec.
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, **popen
-            )
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    return Service(name, process, log)
-
-
-def _wait(what: str, ready, services: list[Service], timeout: float) -> None:
-    """Until ``ready()`` is true; fails with the services' logs if one exits or time runs out."""
-    deadline = time.monotonic() + timeout
-    while not ready():
-        for service in services:
-            service.check_alive()
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} not ready after {timeout:.0f} s:\n" + "\n".join(s.log_tail() for s in services))
-        time.sleep(0.5)
-
-
-# -- PostgreSQL ------------------------------------------------------------------------------
-
-
-@dataclass
-class Postgres:
-    port: int
-    service: Service
-
-    def connect(self, dbname: str = PG_DB):
-        return psycopg2.connect(host="127.0.0.1", port=self.port, user=PG_USER, password=PG_PASSWORD, dbname=dbname, connect_timeout=5)
-
-    def query(self, sql: str, *params) -> list[tuple]:
-        with closing(self.connect()) as connection, connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchall()
-
-
-def _postgres_bin() -> Path:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[-3]))
-    if not found:
-        pytest.fail(
-            "PostgreSQL's server binaries (/usr/lib/postgresql/*/bin/initdb) are missing: "
-            "`make test` installs Debian's postgresql package where missing (or: apt-get install postgresql)"
-        )
-    return Path(found[-1]).parent
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[Postgres]:
-    """A throwaway cluster on 127.0.0.1 and a free port, password authentication over TCP, no
-    Unix socket, fsync off (nothing here has to survive a crash); removed at the end.
-
-    initdb refuses to run as root: as root, the server runs as Debian's ``postgres`` user, in a
-    folder made for it under the system's temporary directory (pytest's own is root-only)."""
-    binaries = _postgres_bin()
-    as_user = {}
-    base = Path(tempfile.mkdtemp(prefix="sentiment-pg-"))
-    if os.geteuid() == 0:
-        try:
-            owner = pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.fail("running as root, and there is no postgres user to run PostgreSQL as (Debian's postgresql package creates it)")
-        os.chown(base, owner.pw_uid, owner.pw_gid)
-        as_user = {"user": owner.pw_uid, "group": owner.pw_gid, "extra_groups": []}
-    try:
-        password_file = base / "password"
-        password_file.write_text(PG_PASSWORD + "\n")
-        if as_user:
-            os.chown(password_file, as_user["user"], as_user["group"])
-        initdb = subprocess.run(
-            [
-                str(binaries / "initdb"),
-                "--pgdata",
-                str(base / "data"),
-                "--username",
-                PG_USER,
-                f"--pwfile={password_file}",
-                "--auth-host=scram-sha-256",
-                "--auth-local=reject",
-                "--encoding=UTF8",
-                "--no-sync",
-            ],
-            cwd=base,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            **as_user,
-        )
-        assert initdb.returncode == 0, f"initdb failed ({initdb.returncode}):\n{initdb.stdout}\n{initdb.stderr}"
-        port = free_port()
-        server = _start(
-            "postgres",
-            [str(binaries / "postgres"), "-D", str(base / "data"), "-h", "127.0.0.1", "-p", str(port), "-k", "", "-c", "fsync=off"],
-            base / "postgres.log",
-            cwd=base,
-            **as_user,
-        )
-        pg = Postgres(port, server)
-        try:
-
-            def accepts() -> bool:
-                try:
-                    pg.connect("postgres").close()
-                except psycopg2.OperationalError:
-                    return False
-                return True
-
-            _wait("PostgreSQL", accepts, [server], timeout=60)
-            with closing(pg.connect("postgres")) as connection:
-                connection.autocommit = True  # CREATE DATABASE cannot run in a transaction
-                with connection.cursor() as cursor:
-                    cursor.execute(f"CREATE DATABASE {PG_DB}")
-            yield pg
-        finally:
-            stop_process_group(server.process)
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
 
 
 # -- the deployment --------------------------------------------------------------------------
@@ -370,7 +221,9 @@ def deployment(postgres, moto_endpoint, tmp_path_factory) -> Iterator[Deployment
     services: list[Service] = []
 
     def start_daemon() -> Service:
-        daemon = _start("dagster-daemon", [str(BIN / "dagster-daemon"), "run", "-w", workspace], tmp / "daemon.log", cwd=tmp, env=env)
+        daemon = start_service(
+            "dagster-daemon", [str(BIN / "dagster-daemon"), "run", "-w", workspace], tmp / "daemon.log", cwd=tmp, env=env
+        )
         services.append(daemon)
         return daemon
 
@@ -378,7 +231,7 @@ def deployment(postgres, moto_endpoint, tmp_path_factory) -> Iterator[Deployment
     try:
         # The user-code deployment's command (deploy/Dockerfile), on a loopback port; -d puts
         # this checkout first on the path, whatever package the virtual environment installed.
-        grpc = _start(
+        grpc = start_service(
             "code location (gRPC)",
             [
                 str(BIN / "dagster"),
@@ -398,8 +251,8 @@ def deployment(postgres, moto_endpoint, tmp_path_factory) -> Iterator[Deployment
             env=env,
         )
         services.append(grpc)
-        _wait("the gRPC code server", lambda: _grpc_serving(grpc_port), services, timeout=90)
-        webserver = _start(
+        wait_until("the gRPC code server", lambda: _grpc_serving(grpc_port), services, timeout=90)
+        webserver = start_service(
             "dagster-webserver",
             [str(BIN / "dagster-webserver"), "-w", workspace, "-h", "127.0.0.1", "-p", str(web_port)],
             tmp / "webserver.log",
@@ -407,7 +260,7 @@ def deployment(postgres, moto_endpoint, tmp_path_factory) -> Iterator[Deployment
             env=env,
         )
         services.append(webserver)
-        _wait("the webserver", lambda: _location_loaded(deployment), services, timeout=90)
+        wait_until("the webserver", lambda: _location_loaded(deployment), services, timeout=90)
         _stop_automation(deployment)
         _land_sample_days(s3, lake_bucket, tmp)
         yield deployment
@@ -453,7 +306,7 @@ def launched(deployment) -> Launched:
 
     # Only now the daemon: its first iterations find the queued run and the requested backfill.
     deployment.start_daemon()
-    _wait("the daemons", lambda: _daemons_healthy(deployment), deployment.services, timeout=90)
+    wait_until("the daemons", lambda: _daemons_healthy(deployment), deployment.services, timeout=90)
     deadline = time.monotonic() + TIMEOUT
     while True:
         run = deployment.gql("query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }", id=run_id)["runOrError"]

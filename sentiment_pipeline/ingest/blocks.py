@@ -79,6 +79,7 @@ class Source:
     headers: list[str] | None = None  # CSV: the header as written (repeats kept), one per column
     profile: SourceProfile | None = None
     mapped: list[tuple[str, str]] | None = None  # JSON through a profile: (path, canonical) as the reader mapped them
+    lists: set[str] = field(default_factory=set)  # Parquet: columns that are lists of texts already (tags)
 
 
 def read_ahead(blocks: Iterator[Block]) -> Iterator[Block]:

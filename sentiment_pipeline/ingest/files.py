@@ -1,5 +1,5 @@
 """A landing file, and opening it: dispatch on the file name (CSV, JSON, JSON lines, optionally
-gzipped) to the reader that hands on its rows."""
+gzipped; Parquet) to the reader that hands on its rows."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import BinaryIO
 
+import pyarrow as pa
+
 from sentiment_pipeline.ingest.blocks import (
     BLOCK_BYTES,
     RAW,
@@ -24,9 +26,10 @@ from sentiment_pipeline.ingest.blocks import (
 )
 from sentiment_pipeline.ingest.csv_reader import CsvFile
 from sentiment_pipeline.ingest.json_reader import parse_json
+from sentiment_pipeline.ingest.parquet_reader import open_parquet
 from sentiment_pipeline.ingest.sources import BUILT_IN, SourceProfile, match_csv
 
-READABLE_SUFFIXES = (".csv", ".json", ".jsonl", ".ndjson")
+READABLE_SUFFIXES = (".csv", ".json", ".jsonl", ".ndjson", ".parquet")
 
 
 @dataclass(frozen=True)
@@ -52,13 +55,15 @@ def open_source(landing: LandingFile, profiles: list[SourceProfile] = BUILT_IN) 
     """Dispatch on the file name and match the file to a source profile; raises
     ``UnreadableFile`` for a file that cannot be read."""
     name = landing.name.lower()
+    if name.endswith(".parquet"):  # read a row group at a time (Parquet compresses inside: no .gz)
+        return open_parquet(landing.uri, landing.path or pa.BufferReader(landing.content), profiles)
     opener: Callable[[], AbstractContextManager[BinaryIO]] = landing.open
     if name.endswith(".gz"):
         opener = _gunzipped(landing)
         name = name.removesuffix(".gz")
     suffix = PurePosixPath(name).suffix
     if suffix not in READABLE_SUFFIXES:
-        raise UnreadableFile(f"unsupported file type '{suffix or name}': expected .csv, .json or .jsonl, optionally .gz")
+        raise UnreadableFile(f"unsupported file type '{suffix or name}': expected .csv, .json or .jsonl (optionally .gz), or .parquet")
     with opener() as stream:
         if suffix != ".csv":  # a JSON document is parsed whole
             content = stream.read()

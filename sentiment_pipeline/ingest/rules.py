@@ -42,7 +42,7 @@ def plan_for(source: Source, day_first: bool = False, sample: pl.Series | None =
     (the file's first timestamps) settle how its timestamps are read."""
     profile = source.profile
     if profile is not None and profile.kind == "csv":
-        return csv_plan(profile, source.headers, source.columns, day_first, sample)
+        return csv_plan(profile, source.headers, source.columns, day_first, sample, source.lists)
     parse, expected = timestamp_parser(profile, day_first, sample)
     if profile is not None:  # JSON: the reader already named the columns canonically
         mapping = {c: c for c in source.columns if c in TICKET_CANONICAL}
@@ -52,7 +52,8 @@ def plan_for(source: Source, day_first: bool = False, sample: pl.Series | None =
         mapped = [(column, canonical) for canonical, column in mapping.items() if column != canonical]
     values = {canonical: pl.col(column) for canonical, column in mapping.items()}
     if "tags" in values:
-        values["tags"] = _tags(values["tags"], pl.List(pl.String) if source.headers is None else pl.String)
+        listed = source.headers is None or mapping["tags"] in source.lists  # JSON, or a Parquet list of texts
+        values["tags"] = _tags(values["tags"], pl.List(pl.String) if listed else pl.String)
     if "comments" in values:
         values["comments"] = values["comments"].list.eval(pl.element().struct.with_fields(created_at=parse(pl.field("created_at_text"))))
     missing = [c for c in ("ticket_id", "created_at") if c not in values]

@@ -18,6 +18,7 @@ from sentiment_pipeline.defs.io_manager import LazyPartitions, Partition
 from sentiment_pipeline.defs.lake import Lake
 from sentiment_pipeline.defs.landing import LANDING_DIGEST, digest, file_entry, is_export
 from sentiment_pipeline.defs.metadata import markdown_table, table_schema
+from sentiment_pipeline.defs.migration import MATCHES_POSTGRES, postgres_results
 from sentiment_pipeline.defs.partitions import FRESHNESS, OWNERS, daily_step
 from sentiment_pipeline.ingest import DayIngest, DayOutcome, LandingFile, ingest_day
 from sentiment_pipeline.ingest.sources import SourceProfile, SourcesFileError, load_profiles
@@ -208,7 +209,7 @@ class IngestConfig(dg.Config):
             freshness_policy=FRESHNESS,
         ),
     },
-    check_specs=INGEST_SPECS,
+    check_specs=[*INGEST_SPECS, MATCHES_POSTGRES],
     group_name="ingest",
     **daily_step(),
 )
@@ -238,4 +239,4 @@ def ingest(context: dg.AssetExecutionContext, config: IngestConfig, lake: Lake):
         row_rejects={key: day.row_rejects for key, day in run.done.items()},
         reject_share_warn_at=config.reject_share_warn_at,
     )
-    yield from report(context, checks)
+    yield from report(context, [*checks, postgres_results(roots, run.done, profiles)])

@@ -20,10 +20,11 @@ from sentiment_pipeline.ingest.sources.profile import (
 
 
 def match_csv(headers: list[str], profiles: list[SourceProfile]) -> SourceProfile | None:
-    """The first CSV profile whose match headers are all in ``headers`` (case-insensitive)."""
+    """The first CSV profile whose match headers are all in ``headers`` (case-insensitive); a
+    profile with none matches no file by its header."""
     present = {header.strip().lower() for header in headers}
     return next(
-        (p for p in profiles if p.kind == "csv" and all(m.strip().lower() in present for m in p.match)),
+        (p for p in profiles if p.kind == "csv" and p.match and all(m.strip().lower() in present for m in p.match)),
         None,
     )
 

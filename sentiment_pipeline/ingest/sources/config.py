@@ -14,6 +14,9 @@ naming the file, the entry and the key, never a half-applied mapping.
     created_at = "Opened"
     tags = { column = "Conversation tags", separator = " | " }
 
+An entry without ``match`` recognises no file by its header: it maps the tables an import
+from PostgreSQL reads, and the landing files that import writes name it.
+
 An entry named like a built-in profile (``jira``, ``jira_json``, ``zendesk``, ``freshdesk``,
 ``servicenow``, ``salesforce``) changes only the keys it sets; its columns are merged in.
 """
@@ -106,8 +109,7 @@ def _profile(entry: object, built_in: dict[str, SourceProfile], where: str) -> S
     columns = _columns(entry.get("columns", {}), where)
     if base is not None:
         return dataclasses.replace(base, columns={**base.columns, **columns}, **changes)
-    if "match" not in changes:
-        raise SourcesFileError(f"{where}: key 'match' is required: the headers (or JSON paths) that recognise this tool")
+    changes.setdefault("match", ())  # none: only files that name it use it (the import from PostgreSQL)
     for required in ("ticket_id", "created_at"):
         if required not in columns:
             raise SourcesFileError(f'{where}: [source.columns] must map {required!r} (e.g. {required} = "<header in the export>")')

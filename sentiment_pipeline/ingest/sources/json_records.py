@@ -20,7 +20,7 @@ def match_json(document: object, profiles: list[SourceProfile]) -> tuple[SourceP
     """The first JSON profile whose record list is in ``document`` and whose first record has
     every path the profile matches on, with that list."""
     for profile in profiles:
-        if profile.kind != "json":
+        if profile.kind != "json" or not profile.match:
             continue
         for key in profile.records:
             items = document if key == "" else document.get(key) if isinstance(document, dict) else None

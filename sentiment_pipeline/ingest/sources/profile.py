@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -224,10 +224,18 @@ def timestamp_parser(profile: SourceProfile | None, day_first: bool, sample: pl.
 # --- CSV ------------------------------------------------------------------------------------
 
 
-def csv_plan(profile: SourceProfile, headers: list[str], names: list[str], day_first: bool, sample: pl.Series | None = None) -> Plan:
-    """Expressions for a CSV whose header is ``headers`` (as written; repeats allowed), read
-    under the unique column ``names``. A header the profile names in several copies
-    (Jira's ``Labels``, ``Comment``) is read in all of them, in order."""
+def csv_plan(
+    profile: SourceProfile,
+    headers: list[str],
+    names: list[str],
+    day_first: bool,
+    sample: pl.Series | None = None,
+    lists: Set[str] = frozenset(),
+) -> Plan:
+    """Expressions for a CSV (or Parquet file) whose header is ``headers`` (as written; repeats
+    allowed), read under the unique column ``names``. A header the profile names in several
+    copies (Jira's ``Labels``, ``Comment``) is read in all of them, in order. ``lists``: columns
+    that are lists of texts already (a Parquet file's ``text[]``)."""
     by_header: dict[str, list[str]] = {}
     for header, name in zip(headers, names, strict=True):
         by_header.setdefault(header.strip().lower(), []).append(name)
@@ -244,7 +252,7 @@ def csv_plan(profile: SourceProfile, headers: list[str], names: list[str], day_f
         mapped.append((spec.source if len(copies) == 1 else f"{spec.source} (x{len(copies)})", canonical))
         cells = [pl.col(c) for c in copies]
         if canonical == "tags":
-            values[canonical] = _tags_of(cells, spec.separator)
+            values[canonical] = _tags_of(cells, spec.separator, [c in lists for c in copies])
         elif canonical == "comments":
             people = [
                 (by_header[n.lower()][0], by_header[i.lower()][0]) for n, i in profile.people if {n.lower(), i.lower()} <= set(by_header)
@@ -268,10 +276,17 @@ def nonblank(text: pl.Expr) -> pl.Expr:
     return pl.when(present(text)).then(text)
 
 
-def _tags_of(cells: list[pl.Expr], separator: str | None) -> pl.Expr:
-    """Every copy's tags (split on ``separator``), trimmed, blanks dropped; null when none."""
-    cells = [c.fill_null("") for c in cells]
-    lists = [c.str.split(separator) for c in cells] if separator else cells
+def _tags_of(cells: list[pl.Expr], separator: str | None, listed: list[bool]) -> pl.Expr:
+    """Every copy's tags (split on ``separator`` unless the copy is a list already), trimmed,
+    blanks dropped; null when none."""
+    lists = [
+        c.fill_null(pl.lit([], dtype=pl.List(pl.String)))
+        if is_list
+        else c.fill_null("").str.split(separator)
+        if separator
+        else c.fill_null("")
+        for c, is_list in zip(cells, listed, strict=True)
+    ]
     tags = pl.concat_list(lists).list.eval(pl.element().str.strip_chars().filter(pl.element().str.strip_chars() != ""))
     return pl.when(tags.list.len() > 0).then(tags)
 

@@ -1,0 +1,268 @@
+"""The migration from PostgreSQL against a real server (the session's throwaway cluster on
+127.0.0.1): a seeded history of the old platform's support tickets (dirty rows, NULLs,
+timestamptz values written in several zones, array, numeric, uuid and jsonb columns) and a
+2,000-column layout split over two tables are imported, ingested by ``dg.materialize``,
+reconciled (clean, then with a planted extra row and a deleted one) and exported back.
+
+The expected tickets and rejects are worked out here from the seed rows themselves, not read
+back from what the pipeline wrote."""
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from contextlib import closing
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from sentiment_pipeline import migration, storage
+from sentiment_pipeline.defs.ingest.assets import ingest
+from sentiment_pipeline.ingest.parquet_reader import SOURCE_KEY
+from sentiment_pipeline.settings import lake_roots
+
+from .helpers import materialize, read_partition
+
+pytestmark = pytest.mark.slow
+
+BIN = Path(sys.executable).parent
+FIRST, LAST = date(2025, 3, 1), date(2025, 3, 3)
+KEYS = [(FIRST + timedelta(days=n)).isoformat() for n in range(3)]
+SOURCE = "legacy_platform"
+SOURCES_TOML = f"""
+[[source]]
+name = "{SOURCE}"
+[source.columns]
+ticket_id = "ticket_ref"
+created_at = "opened_at"
+subject = "subject"
+body = "body"
+channel = "channel"
+product = "product"
+customer_id = "customer"
+agent_id = "agent"
+resolved_at = "closed_at"
+csat = "csat"
+tags = "labels"
+
+[[source]]
+name = "legacy_wide"
+[source.columns]
+ticket_id = "ticket_ref"
+created_at = "opened_at"
+body = "body"
+"""
+BODY = 'Hallo Team,\n\nmein Router "X2" fällt ständig aus; bitte helfen.\nGrüße, Zoë 🙂'
+CREATE = """CREATE TABLE support_tickets (
+    ticket_ref text, opened_at timestamptz, subject text, body text, channel text, product text, customer text,
+    agent text, closed_at timestamptz, csat smallint, labels text[], region text, plan_tier integer,
+    refund_amount numeric(10, 2), account_uuid uuid, extra jsonb, seats int[], opt_in boolean)"""
+COLUMNS = "ticket_ref, opened_at, subject, body, channel, product, customer, agent, closed_at, csat, labels, region, plan_tier, refund_amount, account_uuid, extra, seats, opt_in"
+# The dirty rows (by body) and the start of the reason each is rejected with.
+DIRTY = {
+    "csat out of range": "csat '9' is not an integer from 1 to 5",
+    "no id at all": "missing ticket_id",
+    "no created_at": "missing created_at",
+    "the same id again, later": "duplicate ticket_id 'T-0007'",
+}
+ZONES = [timezone(timedelta(hours=h)) for h in (2, -5, 0, 9, -3)]
+ACCOUNT = uuid.UUID("6c6226b2-143c-4f7a-b799-dc04f4f51758")
+
+
+def seed_rows() -> list[dict]:
+    """The old platform's rows: five clean tickets a day written in five zones (one of them
+    near midnight, so its UTC day differs from its local one), and the dirty ones."""
+    rows = []
+    for n in range(15):
+        zone = ZONES[n % 5]
+        local = datetime(2025, 3, 1, 9, 0) + timedelta(days=n // 5, hours=3 * (n % 5))
+        if n % 5 == 1:  # 23:30 at UTC-5 is the next day in UTC
+            local = datetime.combine(local.date(), datetime.min.time()) + timedelta(hours=23, minutes=30) - timedelta(days=1)
+        opened = local.replace(tzinfo=zone)
+        rows.append(
+            {
+                "ticket_ref": f"T-{n:04d}",
+                "opened_at": opened,
+                "subject": f"Router X2 drops, case {n}",
+                "body": BODY if n % 2 else "Plain; short, with a comma",
+                "channel": ["email", "chat", "phone"][n % 3],
+                "product": "Acme Router X2",
+                "customer": f"C{100 + n}",
+                "agent": None if n == 4 else f"A00{n % 3}",
+                "closed_at": opened + timedelta(hours=5) if n % 4 else None,
+                "csat": None if n % 3 == 2 else 1 + n % 5,
+                "labels": ["wifi", "vip"] if n % 2 else None,
+                "region": "EMEA",
+                "plan_tier": n,
+                "refund_amount": "12.50" if n == 3 else None,
+                "account_uuid": str(ACCOUNT) if n == 5 else None,
+                "extra": json.dumps({"source": "portal", "flags": [1, "é"]}) if n == 6 else None,
+                "seats": [1, 2] if n == 7 else None,
+                "opt_in": n % 2 == 0,
+            }
+        )
+    rows[3]["ticket_ref"] = "  000123 "  # trimmed; leading zeros kept
+    dirty = [
+        {"ticket_ref": "T-0100", "opened_at": datetime(2025, 3, 2, 10, 0, tzinfo=UTC), "csat": 9, "body": "csat out of range"},
+        {"ticket_ref": None, "opened_at": datetime(2025, 3, 2, 11, 0, tzinfo=UTC), "body": "no id at all"},
+        {"ticket_ref": "T-0102", "opened_at": None, "body": "no created_at"},
+        {"ticket_ref": "T-0007", "opened_at": rows[7]["opened_at"] + timedelta(minutes=5), "body": "the same id again, later"},
+        {"ticket_ref": "T-0900", "opened_at": datetime(2025, 2, 28, 12, 0, tzinfo=UTC), "body": "before the range"},
+        {"ticket_ref": "T-0901", "opened_at": datetime(2025, 3, 4, 0, 0, tzinfo=UTC), "body": "after the range"},
+    ]
+    return rows + [{**dict.fromkeys(COLUMNS.split(", ")), **row} for row in dirty]
+
+
+def utc_day(row: dict) -> date | None:
+    return row["opened_at"].astimezone(UTC).date() if row["opened_at"] else None
+
+
+def placed(rows: list[dict]) -> dict[str, list[dict]]:
+    """The seed rows each day of the range should hold: by UTC day of opened_at, none -> FIRST."""
+    days: dict[str, list[dict]] = {key: [] for key in KEYS}
+    for row in rows:
+        day = utc_day(row) or FIRST
+        if FIRST <= day <= LAST:
+            days[day.isoformat()].append(row)
+    return days
+
+
+def insert(pg, dbname: str, table: str, rows: list[dict]) -> None:
+    with closing(pg.connect(dbname)) as connection, connection.cursor() as cursor:
+        for row in rows:
+            names = list(row)
+            cursor.execute(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(['%s'] * len(names))})", [row[n] for n in names])
+        connection.commit()
+
+
+@pytest.fixture(scope="module")
+def history(postgres):
+    """A database holding the seeded history and the wide layout; its DSN."""
+    dbname = f"helpdesk_{uuid.uuid4().hex[:8]}"
+    postgres.execute(f"CREATE DATABASE {dbname}")
+    postgres.execute(CREATE, dbname=dbname)
+    insert(postgres, dbname, "support_tickets", seed_rows())
+    wide_columns = [f"cf_{n:04d}" for n in range(1, 2001)]
+    for table, custom in (("wide_a", wide_columns[:1000]), ("wide_b", wide_columns[1000:])):
+        head = "ticket_ref text, opened_at timestamptz, body text, " if table == "wide_a" else "ticket_ref text, "
+        postgres.execute(f"CREATE TABLE {table} ({head}{', '.join(f'{c} text' for c in custom)})", dbname=dbname)
+    insert(postgres, dbname, "wide_a", [{"ticket_ref": t, "opened_at": w, "body": "wide", **v} for t, w, v in wide_rows("a")])
+    insert(postgres, dbname, "wide_b", [{"ticket_ref": t, **v} for t, _, v in wide_rows("b")])
+    return postgres, dbname, postgres.dsn(dbname)
+
+
+def wide_rows(part: str) -> list[tuple[str, datetime, dict]]:
+    """Four tickets over two days, each with a few of the 2,000 custom fields set (sparse, as
+    real wide exports are); W-4 is only in wide_b."""
+    rows = []
+    for n in range(1, 5):
+        set_fields = [k for k in range(1, 2001) if k % 97 == n]
+        values = {f"cf_{k:04d}": f"v{n}-{k}" for k in set_fields if (k <= 1000) == (part == "a")}
+        if part == "a" and n == 4:
+            continue
+        rows.append((f"W-{n}", datetime(2025, 3, 1 + n % 2, 8, n, tzinfo=UTC), values))
+    return rows
+
+
+@pytest.fixture
+def migration_env(local_storage, tmp_path, monkeypatch):
+    sources = tmp_path / "sources.toml"
+    sources.write_text(SOURCES_TOML)
+    monkeypatch.setenv("SENTIMENT_SOURCES", str(sources))
+    monkeypatch.setenv("SENTIMENT_PARTITIONS_START", "2025-02-01")
+    return local_storage
+
+
+def cli(*args: str, dsn: str | None = None) -> subprocess.CompletedProcess:
+    """The installed ``sentiment-pipeline`` command, the DSN (if any) from the environment."""
+    env = {**os.environ, **({migration.DSN_VARIABLE: dsn} if dsn else {})}
+    return subprocess.run([str(BIN / "sentiment-pipeline"), *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+def import_args(*tables: str, source: str = SOURCE) -> list[str]:
+    return ["postgres", *(a for t in tables for a in ("--table", t)), "--source", source, "--start", str(FIRST), "--end", str(LAST)]
+
+
+def profile(name: str = SOURCE):
+    return migration.source_profile(name, os.environ["SENTIMENT_SOURCES"])
+
+
+def test_the_import_places_each_row_in_its_utc_day_and_a_rerun_replaces_its_files(history, migration_env):
+    pg, dbname, dsn = history
+    expected = placed(seed_rows())
+    days = migration.import_days(dsn, ["support_tickets"], profile(), FIRST, LAST, lake_roots().landing_root)
+    assert [(d.day.isoformat(), d.rows) for d in days] == [(key, len(rows)) for key, rows in expected.items()]
+    for day in days:
+        written = pq.read_table(day.file)
+        assert sorted(written.column("ticket_ref").to_pylist(), key=str) == sorted(
+            (r["ticket_ref"] for r in expected[day.day.isoformat()]), key=str
+        )
+        metadata = pq.read_metadata(day.file).metadata
+        assert metadata[SOURCE_KEY] == SOURCE.encode()
+        assert pg.password.encode() not in b"".join(metadata.values())
+    # A day emptied in PostgreSQL loses the import's file on a re-run; the others are replaced, not added to.
+    pg.execute("CREATE TABLE support_tickets_later AS SELECT * FROM support_tickets WHERE opened_at >= '2025-03-03'", dbname=dbname)
+    again = migration.import_days(dsn, ["support_tickets_later"], profile(), date(2025, 3, 2), LAST, lake_roots().landing_root)
+    assert again[0].rows == 0 and again[0].file is None
+    assert not storage.exists(days[1].file)
+    assert pq.read_table(again[1].file).num_rows == len(expected[KEYS[2]])
+    assert sorted(p.name for p in Path(lake_roots().landing_root).rglob("*.parquet")) == [f"postgres-{SOURCE}.parquet"] * 2
+
+
+def test_imported_history_ingests_reconciles_and_names_a_planted_and_a_deleted_row(history, migration_env, monkeypatch):
+    pg, dbname, dsn = history
+    imported = cli("import", *import_args("support_tickets"), dsn=dsn)
+    assert imported.returncode == 0, imported.stderr
+    assert pg.password not in imported.stdout + imported.stderr
+    monkeypatch.setenv(migration.DSN_VARIABLE, dsn)  # for the matches_postgres check
+    result = materialize([ingest], tags={"dagster/asset_partition_range_start": KEYS[0], "dagster/asset_partition_range_end": KEYS[-1]})
+    assert result.success
+    checks = {(e.asset_check_key.name, e.partition): e.passed for e in result.get_asset_check_evaluations()}
+    assert all(checks[("matches_postgres", key)] for key in KEYS), checks
+
+    expected = placed(seed_rows())
+    for key in KEYS:
+        tickets, rejects = read_partition("ticket", key), read_partition("ticket_rejects", key)
+        good = [r for r in expected[key] if r["body"] not in DIRTY]
+        assert sorted(tickets.get_column("ticket_id").to_list()) == sorted(r["ticket_ref"].strip() for r in good)
+        dirty = sorted(((r["ticket_ref"], DIRTY[r["body"]]) for r in expected[key] if r["body"] in DIRTY), key=str)
+        found = sorted(zip(rejects.get_column("ticket_id"), rejects.get_column("reason"), strict=True), key=str)
+        assert [(i, reason[: len(want)]) for (i, reason), (_, want) in zip(found, dirty, strict=True)] == dirty
+        by_id = {r["ticket_id"]: r for r in tickets.iter_rows(named=True)}
+        for row in good:
+            ticket = by_id[row["ticket_ref"].strip()]
+            assert ticket["created_at"] == row["opened_at"].astimezone(UTC)
+            assert ticket["resolved_at"] == (row["closed_at"].astimezone(UTC) if row["closed_at"] else None)
+            assert ticket["csat"] == row["csat"]
+            assert ticket["tags"] == row["labels"]
+            assert ticket["body"] == row["body"]
+            assert ticket["plan_tier"] == str(row["plan_tier"])
+            assert ticket["opt_in"] == str(row["opt_in"]).lower()
+            assert ticket["refund_amount"] == row["refund_amount"]
+            assert ticket["account_uuid"] == row["account_uuid"]
+            assert ticket["seats"] == (None if row["seats"] is None else "[1, 2]")
+            assert (json.loads(ticket["extra"]) if ticket["extra"] else None) == (json.loads(row["extra"]) if row["extra"] else None)
+
+    clean = cli("reconcile", *import_args("support_tickets"), dsn=dsn)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "all match" in clean.stdout
+
+    pg.execute(
+        "INSERT INTO support_tickets (ticket_ref, opened_at, body) VALUES ('T-PLANTED', '2025-03-02 12:00+00', 'added after the import')",
+        dbname=dbname,
+    )
+    pg.execute("DELETE FROM support_tickets WHERE ticket_ref = 'T-0011'", dbname=dbname)
+    deleted_day = next(key for key, rows in expected.items() if any(r["ticket_ref"] == "T-0011" for r in rows))
+    differs = cli("reconcile", *import_args("support_tickets"), dsn=dsn)
+    assert differs.returncode == 1, differs.stdout + differs.stderr
+    lines = {line.split()[0]: line for line in differs.stdout.splitlines()[1:]}
+    assert "differs" in lines["2025-03-02"] and "T-PLANTED" in lines["2025-03-02"]
+    assert "differs" in lines[deleted_day] and "T-0011" in lines[deleted_day]
+    reconciled = migration.reconcile_days(dsn, ["support_tickets"], profile(), FIRST, LAST, lake_roots())
+    rows = {r["day"].isoformat(): r for r in reconciled.iter_rows(named=True)}
+    assert rows["2025-03-02"]["missing_in_lake"] == ["T-PLANTED"]
+    assert rows[deleted_day]["missing_in_postgres"] == ["T-0011"]
+    assert [k for k, r in rows.items() if r["status"] != "matches"] == sorted({"2025-03-02", deleted_day})
