@@ -16,6 +16,8 @@ from contextlib import closing
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
+import dagster as dg
+import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
@@ -25,8 +27,6 @@ from sentiment_pipeline.ingest.parquet_reader import SOURCE_KEY
 from sentiment_pipeline.settings import lake_roots
 
 from .helpers import materialize, read_partition
-
-pytestmark = pytest.mark.slow
 
 BIN = Path(sys.executable).parent
 FIRST, LAST = date(2025, 3, 1), date(2025, 3, 3)
@@ -190,6 +190,7 @@ def profile(name: str = SOURCE):
     return migration.source_profile(name, os.environ["SENTIMENT_SOURCES"])
 
 
+@pytest.mark.slow
 def test_the_import_places_each_row_in_its_utc_day_and_a_rerun_replaces_its_files(history, migration_env):
     pg, dbname, dsn = history
     expected = placed(seed_rows())
@@ -212,6 +213,7 @@ def test_the_import_places_each_row_in_its_utc_day_and_a_rerun_replaces_its_file
     assert sorted(p.name for p in Path(lake_roots().landing_root).rglob("*.parquet")) == [f"postgres-{SOURCE}.parquet"] * 2
 
 
+@pytest.mark.slow
 def test_imported_history_ingests_reconciles_and_names_a_planted_and_a_deleted_row(history, migration_env, monkeypatch):
     pg, dbname, dsn = history
     imported = cli("import", *import_args("support_tickets"), dsn=dsn)
@@ -266,3 +268,169 @@ def test_imported_history_ingests_reconciles_and_names_a_planted_and_a_deleted_r
     assert rows["2025-03-02"]["missing_in_lake"] == ["T-PLANTED"]
     assert rows[deleted_day]["missing_in_postgres"] == ["T-0011"]
     assert [k for k, r in rows.items() if r["status"] != "matches"] == sorted({"2025-03-02", deleted_day})
+    # The day's check, run again by a re-ingest of the day, fails and names the row.
+    again = materialize([ingest], partition_key="2025-03-02")
+    [check] = [e for e in again.get_asset_check_evaluations() if e.asset_check_key.name == "matches_postgres"]
+    assert not check.passed and "T-PLANTED" in check.description
+
+
+def ingest_range(first: str, last: str) -> None:
+    assert materialize([ingest], tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}).success
+
+
+@pytest.mark.slow
+def test_a_layout_split_over_two_tables_keeps_all_2000_custom_columns_and_exports_back_past_the_column_limit(history, migration_env):
+    pg, dbname, dsn = history
+    wide = profile("legacy_wide")
+    days = migration.import_days(dsn, ["wide_a", "wide_b"], wide, FIRST, date(2025, 3, 2), lake_roots().landing_root)
+    assert [d.rows for d in days] == [2, 2]  # W-2 and W-4 (only in wide_b: no opened_at) on the first day; W-1, W-3
+    assert len(pq.read_schema(days[0].file).names) == 3 + 2000
+    ingest_range(KEYS[0], KEYS[1])
+    tickets = pl.concat([read_partition("ticket", key) for key in KEYS[:2]], how="diagonal_relaxed")
+    custom = [f"cf_{k:04d}" for k in range(1, 2001)]
+    assert set(custom) <= set(tickets.columns)
+    for ticket in tickets.iter_rows(named=True):
+        n = int(ticket["ticket_id"].removeprefix("W-"))
+        assert {c: ticket[c] for c in custom if ticket[c] is not None} == {
+            f"cf_{k:04d}": f"v{n}-{k}" for k in range(1, 2001) if k % 97 == n
+        }
+    assert sorted(tickets.get_column("ticket_id")) == ["W-1", "W-2", "W-3"]
+    [reject] = read_partition("ticket_rejects", KEYS[0]).iter_rows(named=True)
+    assert (reject["ticket_id"], reject["reason"]) == ("W-4", "missing created_at")
+    assert migration.all_match(migration.reconcile_days(dsn, ["wide_a", "wide_b"], wide, FIRST, date(2025, 3, 2), lake_roots()))
+
+    exported = migration.export_days(dsn, "ticket", FIRST, date(2025, 3, 2), lake_roots(), table="ticket_rollback")
+    assert [(d.rows, d.overflow_fields > 0) for d in exported] == [(1, True), (2, True)]
+    columns = [
+        c for (c,) in pg.query("SELECT column_name FROM information_schema.columns WHERE table_name = 'ticket_rollback'", dbname=dbname)
+    ]
+    assert len(columns) == 1600 and "custom_fields" in columns and "partition_date" in columns
+    names = ", ".join(f'"{c}"' for c in columns)
+    rows = pg.query(f"SELECT row_to_json(t)::text FROM (SELECT {names} FROM ticket_rollback) t", dbname=dbname)
+    for (text,) in rows:
+        row = json.loads(text)
+        kept = {c: v for c, v in row.items() if c.startswith("cf_") and v is not None} | (row["custom_fields"] or {})
+        n = int(row["ticket_id"].removeprefix("W-"))
+        assert kept == {f"cf_{k:04d}": f"v{n}-{k}" for k in range(1, 2001) if k % 97 == n}
+    # A re-export replaces its day: a row planted there is gone and nothing doubles.
+    pg.execute("INSERT INTO ticket_rollback (ticket_id, partition_date) VALUES ('PLANTED', '2025-03-02')", dbname=dbname)
+    migration.export_days(dsn, "ticket", date(2025, 3, 2), date(2025, 3, 2), lake_roots(), table="ticket_rollback")
+    by_day = pg.query(
+        "SELECT partition_date::text, array_agg(ticket_id ORDER BY ticket_id) FROM ticket_rollback GROUP BY 1 ORDER BY 1", dbname=dbname
+    )
+    assert by_day == [("2025-03-01", ["W-2"]), ("2025-03-02", ["W-1", "W-3"])]
+
+
+@pytest.mark.slow
+def test_export_writes_typed_columns_and_a_reexport_replaces_the_day(history, migration_env):
+    pg, dbname, dsn = history
+    migration.import_days(dsn, ["support_tickets"], profile(), FIRST, LAST, lake_roots().landing_root)
+    ingest_range(KEYS[0], KEYS[-1])
+    lake = pl.concat([read_partition("ticket", key) for key in KEYS], how="diagonal_relaxed")
+    done = cli("export", "postgres", "--asset", "ticket", "--start", str(FIRST), "--end", str(LAST), "--table", "ticket_export", dsn=dsn)
+    assert done.returncode == 0, done.stderr
+    assert pg.password not in done.stdout + done.stderr
+    again = cli("export", "postgres", "--asset", "ticket", "--start", KEYS[1], "--end", KEYS[1], "--table", "ticket_export", dsn=dsn)
+    assert again.returncode == 0, again.stderr
+    stored = pg.query(
+        "SELECT ticket_id, created_at, tags, csat, comments::text, plan_tier, partition_date FROM ticket_export", dbname=dbname
+    )
+    assert len(stored) == lake.height
+    by_id = {r["ticket_id"]: r for r in lake.iter_rows(named=True)}
+    for ticket_id, created, tags, csat, comments, plan_tier, day in stored:
+        ticket = by_id[ticket_id]
+        assert (created, tags, csat, json.loads(comments), plan_tier, day) == (
+            ticket["created_at"],
+            ticket["tags"],
+            ticket["csat"],
+            [],
+            ticket["plan_tier"],
+            ticket["partition_date"],
+        )
+    types = dict(
+        pg.query("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'ticket_export'", dbname=dbname)
+    )
+    assert (types["created_at"], types["tags"], types["csat"], types["comments"]) == (
+        "timestamp with time zone",
+        "ARRAY",
+        "smallint",
+        "jsonb",
+    )
+
+
+@pytest.mark.slow
+def test_passwords_never_appear_in_output_errors_or_run_metadata(history, migration_env, monkeypatch):
+    from sentiment_pipeline.definitions import defs
+
+    pg, dbname, dsn = history
+    secret = "Sup3r-secret-pw"
+    wrong = [
+        f"postgresql://{pg.user}:{secret}@127.0.0.1:{pg.port}/{dbname}",
+        f"host=127.0.0.1 port={pg.port} dbname={dbname} user={pg.user} password={secret}",
+    ]
+    for bad in wrong:
+        failed = cli("import", *import_args("support_tickets"), dsn=bad)
+        assert failed.returncode == 2
+        assert "password authentication failed" in failed.stderr and "***" in failed.stderr
+        assert secret not in failed.stdout + failed.stderr
+    monkeypatch.setenv(migration.DSN_VARIABLE, dsn)
+    config = {
+        "ops": {"import_postgres_days": {"config": {"tables": ["support_tickets"], "source": SOURCE, "start": KEYS[0], "end": KEYS[-1]}}}
+    }
+    instance = dg.DagsterInstance.ephemeral()
+    result = defs.get_job_def("postgres_import").execute_in_process(run_config=config, instance=instance)
+    assert result.success
+    assert result.output_for_node("import_postgres_days") == sum(len(rows) for rows in placed(seed_rows()).values())
+    logged = "\n".join(str(record.dagster_event or record.user_message) for record in instance.all_logs(result.run_id))
+    assert pg.password not in logged and "***" in logged
+    assert sorted(p.parent.name for p in Path(lake_roots().landing_root).rglob(f"postgres-{SOURCE}.parquet")) == KEYS
+
+
+def test_dsn_is_shown_with_its_password_masked():
+    assert migration.shown_dsn("postgresql://u:p%40ss@db:5432/x?sslmode=require") == "postgresql://u:***@db:5432/x?sslmode=require"
+    assert migration.shown_dsn("host=db user=u password='a b' dbname=x") == "host=db user=u password=*** dbname=x"
+    assert migration.shown_dsn("postgresql://u@db/x") == "postgresql://u@db/x"
+
+
+def test_a_parquet_landing_file_is_ingested_by_its_header_with_every_type_as_text(tmp_path):
+    """A Parquet export in the canonical layout (no profile named): typed columns become the
+    text a CSV would have held, a list of texts named tags stays the tags."""
+    from sentiment_pipeline.ingest import LandingFile, ingest_day
+
+    frame = pl.DataFrame(
+        {
+            "ticket_id": ["000123", "2", None],
+            "created_at": [
+                datetime(2025, 3, 1, 23, 30, tzinfo=UTC),
+                datetime(2025, 3, 1, 8, 0, tzinfo=UTC),
+                datetime(2025, 3, 1, tzinfo=UTC),
+            ],
+            "tags": [["vip", " "], None, ["x"]],
+            "csat": [5, 9, None],
+            "amount": [1.5, None, 2.0],
+            "seen": [date(2025, 3, 1), None, None],
+            "meta": [{"a": 1}, None, {"a": 2}],
+        }
+    )
+    path = tmp_path / "export.parquet"
+    frame.write_parquet(path)
+    day = ingest_day([LandingFile(str(path), path=str(path))], datetime.now(UTC))
+    tickets = day.tickets.collect()
+    assert tickets.select("ticket_id", "created_at", "tags", "csat", "amount", "seen", "meta").rows() == [
+        ("000123", datetime(2025, 3, 1, 23, 30, tzinfo=UTC), ["vip"], 5, "1.5", "2025-03-01", '{"a":1}')
+    ]
+    assert sorted(day.rejects.select("source_row", "reason").rows(), key=str) == [
+        (2, "csat '9' is not an integer from 1 to 5"),
+        (3, "missing ticket_id"),
+    ]
+    assert day.rejects.get_column("raw").to_list()[0].startswith("2,2025-03-01T08:00:00")
+
+
+def test_a_parquet_file_naming_an_unknown_source_is_a_file_level_reject(tmp_path):
+    from sentiment_pipeline.ingest import LandingFile, ingest_day
+
+    path = tmp_path / "postgres-gone.parquet"
+    pl.DataFrame({"ref": ["1"]}).write_parquet(path, metadata={SOURCE_KEY.decode(): "gone"})
+    day = ingest_day([LandingFile(str(path), path=str(path))], datetime.now(UTC))
+    [reason] = day.rejects.get_column("reason").to_list()
+    assert "mapped by source 'gone', which the sources file (SENTIMENT_SOURCES) does not define" in reason

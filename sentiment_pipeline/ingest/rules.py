@@ -80,12 +80,12 @@ def _csat_ok(text: pl.Expr) -> pl.Expr:
 
 
 def _tags(text: pl.Expr | None, dtype: pl.DataType | None) -> pl.Expr:
-    """';'-separated text (or a JSON list) -> a list of trimmed, non-empty tags."""
+    """';'-separated text (or a list: JSON, Parquet) -> a list of trimmed, non-empty tags."""
     if text is None:
         return pl.lit(None, dtype=pl.List(pl.String))
     if dtype != pl.List(pl.String):
-        text = text.cast(pl.String).str.split(";").list.eval(pl.element().str.strip_chars())
-    return text.list.eval(pl.element().filter(pl.element() != ""))
+        text = text.cast(pl.String).str.split(";")
+    return text.list.eval(pl.element().str.strip_chars()).list.eval(pl.element().filter(pl.element() != ""))
 
 
 def judge(rows: pl.DataFrame, plan: Plan) -> pl.DataFrame:

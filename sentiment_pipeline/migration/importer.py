@@ -21,7 +21,7 @@ import pyarrow as pa
 from sentiment_pipeline import storage
 from sentiment_pipeline.ingest.parquet_reader import SOURCE_KEY
 from sentiment_pipeline.ingest.sources import SourceProfile
-from sentiment_pipeline.migration.postgres import DAY, MigrationError, Tables, connection
+from sentiment_pipeline.migration.postgres import DAY, MigrationError, Tables, connection, unpack
 
 TABLES_KEY = "sentiment_pipeline.postgres_tables"
 BATCH_BYTES = 16 << 20  # ADBC's batch size hint: rows arrive in batches of about this size
@@ -68,7 +68,8 @@ def import_days(
             cursor.execute(layout.query(layout.selected(), first, last, order=True))
             for day, table in _days(cursor.fetch_record_batch()):
                 uri = storage.join(landing_root, day.isoformat(), import_file_name(profile.name))
-                rows, size = storage.write_parquet(pl.from_arrow(table), uri, compression="zstd", metadata=metadata)
+                frame = unpack(pl.from_arrow(table), layout.packed())
+                rows, size = storage.write_parquet(frame, uri, compression="zstd", metadata=metadata)
                 done[day] = ImportedDay(day, rows, uri, size)
                 progress(done[day])
     for day in days:

@@ -19,10 +19,12 @@ from urllib.parse import unquote, urlsplit
 
 import adbc_driver_manager
 import adbc_driver_postgresql.dbapi as adbc
+import polars as pl
 
 from sentiment_pipeline.ingest.sources import SourceProfile, load_profiles
 
 DSN_VARIABLE = "SENTIMENT_POSTGRES_DSN"
+QUERY_SHOWN = 300  # characters of a failed query in an error
 MASK = "***"
 KEYWORD_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)")
 # Column types read as they are (Arrow has them); every other type is read as PostgreSQL's
@@ -87,9 +89,14 @@ def connection(dsn: str) -> Iterator[adbc.Connection]:
     """An ADBC connection (not autocommit: callers commit); driver errors become ``MigrationError``."""
     try:
         with adbc.connect(dsn) as connected:
+            with connected.cursor() as cursor:  # PostgreSQL's text for a timestamptz is in the session's zone
+                cursor.execute("SET TimeZone = 'UTC'")
             yield connected
     except adbc_driver_manager.Error as error:
-        message = scrubbed(str(error).strip(), dsn)
+        # The driver appends the whole query (thousands of columns on a wide layout): its start is enough.
+        message, _, query = scrubbed(str(error).strip(), dsn).partition("\nQuery was: ")
+        if query:
+            message += f" (query: {query[:QUERY_SHOWN]}{'...' if len(query) > QUERY_SHOWN else ''})"
         raise MigrationError(f"PostgreSQL at {shown_dsn(dsn)}: {message}") from None
 
 
@@ -117,11 +124,24 @@ class Column:
             return f"to_jsonb({ref})::text AS {quote(self.name)}"
         return f"{ref}::text AS {quote(self.name)}"
 
+    def as_text(self) -> str:
+        """The column as PostgreSQL's text for it (``text[]`` kept), under its own name."""
+        if self.pg_type in TEXT_ARRAYS:
+            return quote(self.name)
+        if self.pg_type.startswith("_"):
+            return f"to_jsonb({quote(self.name)})::text AS {quote(self.name)}"
+        return f"{quote(self.name)}::text AS {quote(self.name)}"
+
 
 @dataclass(frozen=True)
 class Tables:
-    """The tables an import reads, joined on the profile's ticket id column (a layout split over
-    tables by PostgreSQL's 1,600-column limit), and where the day of a row comes from."""
+    """The tables an import reads, joined on the profile's ticket id column, and where the day
+    of a row comes from.
+
+    A layout split over tables (PostgreSQL's 1,600-column limit) is wider than one SELECT may
+    return (1,664 columns), so only the first table's columns come back as columns: each other
+    table comes back as one JSON object of PostgreSQL's text for its values (``text[]`` kept as
+    a list), unpacked into columns by ``unpack``. created_at must be in the first table."""
 
     names: tuple[str, ...]
     profile: SourceProfile
@@ -154,7 +174,10 @@ class Tables:
                         )
                     columns.append(Column(table, name, pg_type))
         tables = cls(tuple(names), profile, tuple(columns))
-        created = tables.column("created_at")
+        created = next((c for c in columns if c.name == profile.columns["created_at"].source), None)
+        if created is None or created.table != names[0]:
+            where = f"is in {created.table}: list that table first" if created else "is in none of the tables"
+            raise MigrationError(f"column {profile.columns['created_at'].source!r} (created_at of source '{profile.name}') {where}")
         if created.pg_type not in TIME_TYPES:
             raise MigrationError(
                 f"column {created.name!r} (created_at of source '{profile.name}') is {created.pg_type}: the import places rows "
@@ -168,34 +191,43 @@ class Tables:
         return next(c for c in self.columns if c.name == name)
 
     @property
+    def key(self) -> str:
+        return quote(self.profile.columns["ticket_id"].source)
+
+    @property
     def source(self) -> str:
-        """FROM: the first table, full-joined with the others on the id (a row in any of them counts)."""
+        """FROM: the first table, full-joined with the others on the id (a row in any of them
+        counts); each other table as its columns in PostgreSQL's text."""
         joined = f"{quote(self.names[0])} AS t0"
-        key = quote(self.profile.columns["ticket_id"].source)
         for position, table in enumerate(self.names[1:], start=1):
-            joined += f" FULL JOIN {quote(table)} AS t{position} USING ({key})"
+            texts = ", ".join(c.as_text() for c in self.columns if c.table == table)
+            joined += f" FULL JOIN (SELECT {self.key}, {texts} FROM {quote(table)}) AS t{position} USING ({self.key})"
         return joined
 
-    def ref(self, column: Column) -> str:
-        """The column in the joined query (the join key unqualified: USING merges it)."""
-        if column.name == self.profile.columns["ticket_id"].source:
-            return quote(column.name)
-        return f"t{self.names.index(column.table)}.{quote(column.name)}"
+    def selected(self) -> str:
+        """The first table's columns (the join key merged), then one JSON text per other table."""
+        first = [self.key if quote(c.name) == self.key else c.selected("t0") for c in self.columns if c.table == self.names[0]]
+        packed = [f"to_jsonb(t{n})::text AS {quote(packed_name(n))}" for n in range(1, len(self.names))]
+        return ", ".join([*first, *packed])
+
+    def packed(self) -> dict[str, pl.Struct]:
+        """Each packed column and the struct its JSON decodes into."""
+        return {
+            packed_name(n): pl.Struct(
+                {c.name: pl.List(pl.String) if c.pg_type in TEXT_ARRAYS else pl.String for c in self.columns if c.table == table}
+            )
+            for n, table in enumerate(self.names[1:], start=1)
+        }
 
     def day(self, first: date) -> str:
         """The UTC day of a row's created_at (local time in the profile's timezone when the
         column has no zone); a row with none is placed in ``first``, the import's first day,
         where the ingest quarantines it."""
         created = self.column("created_at")
-        value = self.ref(created)
+        value = f"t0.{quote(created.name)}"
         if created.pg_type != "timestamptz":
             value = f"({value})::timestamp AT TIME ZONE {literal(self.profile.timezone)}"
         return f"COALESCE(({value} AT TIME ZONE 'UTC')::date, DATE {literal(first.isoformat())})"
-
-    def selected(self) -> str:
-        return ", ".join(
-            quote(c.name) if self.ref(c) == quote(c.name) else c.selected(f"t{self.names.index(c.table)}") for c in self.columns
-        )
 
     def query(self, columns: str, first: date, last: date, order: bool = False) -> str:
         """SELECT ``columns`` and the day of the rows placed in ``first``..``last``."""
@@ -205,4 +237,16 @@ class Tables:
             f"WHERE {day} BETWEEN DATE {literal(first.isoformat())} AND DATE {literal(last.isoformat())}"
         )
         # In created_at order within a day: a repeated id keeps its earliest row (the ingest keeps the first).
-        return sql + f" ORDER BY {DAY}, {self.ref(self.column('created_at'))}" if order else sql
+        return sql + f" ORDER BY {DAY}, t0.{quote(self.column('created_at').name)}" if order else sql
+
+
+def packed_name(position: int) -> str:
+    return f"sentiment_pipeline_table_{position}"
+
+
+def unpack(frame: pl.DataFrame, packed: dict[str, pl.Struct]) -> pl.DataFrame:
+    """The other tables' columns out of their JSON values, after the first table's."""
+    if not packed:
+        return frame
+    decoded = [pl.col(name).str.json_decode(dtype).struct.unnest() for name, dtype in packed.items()]
+    return frame.select(pl.exclude(list(packed)), *decoded)

@@ -38,9 +38,8 @@ def reconcile_days(dsn: str, tables: list[str], profile: SourceProfile, first: d
     days = days_between(first, last)
     with connection(dsn) as connected:
         layout = Tables.read(connected, tables, profile)
-        key = layout.ref(layout.column("ticket_id"))
         with connected.cursor() as cursor:
-            cursor.execute(layout.query(f"NULLIF(btrim(({key})::text), '') AS id", first, last))
+            cursor.execute(layout.query(f"NULLIF(btrim(({layout.key})::text), '') AS id", first, last))
             in_postgres = pl.from_arrow(cursor.fetch_arrow_table()).select(pl.col(DAY).alias("day"), "id")
     ingested = sorted(
         storage.partition_day(k)
@@ -52,7 +51,11 @@ def reconcile_days(dsn: str, tables: list[str], profile: SourceProfile, first: d
         frame.with_columns(pl.col("id").fill_null(NO_ID)).group_by("day", "id").len(name)
         for frame, name in ((in_postgres, "postgres"), (in_lake.select("day", "id"), "lake"))
     ]
-    joined = counts[0].join(counts[1], on=["day", "id"], how="full", coalesce=True).select("day", "id", pl.col("postgres", "lake").fill_null(0).cast(pl.Int64))
+    joined = (
+        counts[0]
+        .join(counts[1], on=["day", "id"], how="full", coalesce=True)
+        .select("day", "id", pl.col("postgres", "lake").fill_null(0).cast(pl.Int64))
+    )
     shown = pl.when(pl.col("n") == 1).then(pl.col("id")).otherwise(pl.format("{} (x{})", pl.col("id"), pl.col("n")))
     missing = (
         joined.with_columns(n=pl.col("postgres") - pl.col("lake"))
