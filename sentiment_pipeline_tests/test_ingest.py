@@ -233,7 +233,11 @@ def test_unreadable_files_are_one_reject_each_and_the_day_still_lands():
     assert sorted((f, row, reason) for f, row, reason in reasons(result)) == [
         ("empty.csv", None, "file not ingested: file is empty: no header and no rows"),
         ("fake.csv.gz", None, "file not ingested: named .gz but is not valid gzip (Not a gzipped file (b'ti'))"),
-        ("notes.xlsx", None, "file not ingested: unsupported file type '.xlsx': expected .csv, .json or .jsonl, optionally .gz"),
+        (
+            "notes.xlsx",
+            None,
+            "file not ingested: unsupported file type '.xlsx': expected .csv, .json or .jsonl (optionally .gz), or .parquet",
+        ),
         ("truncated.json", None, "file not ingested: not valid JSON (Expecting value at line 1 column 51)"),
     ]
     assert result.input_rows == 3

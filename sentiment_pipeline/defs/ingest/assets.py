@@ -18,7 +18,7 @@ from sentiment_pipeline.defs.io_manager import LazyPartitions, Partition
 from sentiment_pipeline.defs.lake import Lake
 from sentiment_pipeline.defs.landing import LANDING_DIGEST, digest, file_entry, is_export
 from sentiment_pipeline.defs.metadata import markdown_table, table_schema
-from sentiment_pipeline.defs.migration import MATCHES_POSTGRES, postgres_results
+from sentiment_pipeline.defs.migration import postgres_results
 from sentiment_pipeline.defs.partitions import FRESHNESS, OWNERS, daily_step
 from sentiment_pipeline.ingest import DayIngest, DayOutcome, LandingFile, ingest_day
 from sentiment_pipeline.ingest.sources import SourceProfile, SourcesFileError, load_profiles
@@ -209,7 +209,7 @@ class IngestConfig(dg.Config):
             freshness_policy=FRESHNESS,
         ),
     },
-    check_specs=[*INGEST_SPECS, MATCHES_POSTGRES],
+    check_specs=INGEST_SPECS,
     group_name="ingest",
     **daily_step(),
 )

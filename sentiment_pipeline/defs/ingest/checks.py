@@ -6,6 +6,7 @@ import polars as pl
 
 from sentiment_pipeline import storage
 from sentiment_pipeline.defs.checking import WARN, DayVerdicts, day_check, per_day
+from sentiment_pipeline.defs.migration import MATCHES_POSTGRES
 from sentiment_pipeline.schemas import TICKET_CANONICAL, TICKET_LINEAGE
 
 INGEST_SPECS = [
@@ -15,6 +16,7 @@ INGEST_SPECS = [
         "canonical_schema", "ticket", "The canonical and lineage columns keep their types; new custom columns are listed.", blocking=True
     ),
     day_check("reject_share", "ticket_rejects", "Warns when a day's share of rejected rows is above the run's threshold."),
+    MATCHES_POSTGRES,
 ]
 
 
