@@ -2,12 +2,14 @@
 back, each driver tried next to psql's COPY as the floor, measured in the same run.
 
 A throwaway PostgreSQL server (Debian's binaries, 512 MB shared buffers, on 127.0.0.1) is
-seeded with the old platform's table: 15 columns (e-mail bodies with line breaks, quotes and
-non-ASCII text; timestamptz, smallint, numeric, text[]), ~0.6 GB, warm in the cache.
+seeded with the old platform's table: 15 columns (e-mail bodies of ~500 characters with line
+breaks, quotes, a quoted earlier message and non-ASCII text; timestamptz, smallint, numeric,
+text[]), warm in the cache.
 Each run is a fresh interpreter (its own peak RSS, VmHWM):
 
   import
     psql COPY TO STDOUT         the floor: the server's text COPY of the table into /dev/null
+    psql COPY, ORDER BY         the same rows in created_at order (the import needs them by day)
     adbc stream (driver only)   ADBC's libpq driver: SELECT ... ORDER BY day as Arrow batches, counted
     connectorx (driver only)    connectorx.read_sql -> one Arrow table (it has no streaming)
     psycopg 3 binary COPY       COPY (SELECT ...) TO STDOUT (FORMAT BINARY), rows -> Arrow batches
@@ -57,6 +59,11 @@ resolved_at = "closed_at"
 csat = "csat"
 tags = "labels"
 """
+QUOTED = (
+    "\n\n--\nSent from my phone\n\n> On Mon, 3 Mar 2025 at 09:12, Acme Support <support@acme.example> wrote:\n"
+    "> Thank you for contacting Acme Support. We have received your request and an agent will reply\n"
+    "> within one business day. Please keep the ticket number in the subject of your reply.\n> Kind regards, the Acme team"
+)
 BODIES = [
     "Hello team,\n\nmy Acme Router X2 keeps dropping the connection since firmware 3.2.0.\nError E2210 every evening.\n\nThanks, Zoë",
     'Hi,\n\nthe invoice says "paid" but I was charged twice; order #48213.\nPlease refund one.\n\nRegards, José',
@@ -68,7 +75,7 @@ SEED = """CREATE TABLE tickets AS SELECT
     'T-' || lpad(g::text, 7, '0') AS ticket_ref,
     timestamptz '{first}' + (g - 1) * interval '1 second' * ({seconds} / {tickets}.0) AS opened_at,
     'Case ' || g || ': ' || (ARRAY['router drops', 'double charge', 'paper jam', 'thank you', 'app crash'])[1 + g % 5] AS subject,
-    (ARRAY[{bodies}])[1 + g % 5] || E'\\n-- ticket ' || g AS body,
+    (ARRAY[{bodies}])[1 + g % 5] || E'\\n-- ticket ' || g || {quoted} AS body,
     (ARRAY['email', 'chat', 'phone', 'web'])[1 + g % 4] AS channel,
     'Acme Router X' || (g % 7) AS product,
     'C' || (g % 50000) AS customer,
@@ -211,7 +218,11 @@ def main() -> None:
         dsn = pg.dsn()
         started = time.perf_counter()
         bodies = ", ".join("'" + b.replace("'", "''") + "'" for b in BODIES)
-        pg.execute(SEED.format(first=FIRST, seconds=args.days * 86400, tickets=args.tickets, bodies=bodies))
+        pg.execute(
+            SEED.format(
+                first=FIRST, seconds=args.days * 86400, tickets=args.tickets, bodies=bodies, quoted="'" + QUOTED.replace("'", "''") + "'"
+            )
+        )
         pg.execute("VACUUM ANALYZE tickets")
         size = pg.query("SELECT pg_size_pretty(pg_total_relation_size('tickets'))")[0][0]
         print(f"seeded {args.tickets:,} tickets over {args.days} days ({size}) in {time.perf_counter() - started:.0f} s")
@@ -227,7 +238,11 @@ def main() -> None:
         env.pop("SENTIMENT_LANDING_ROOT", None)
         psql(dsn, "COPY tickets TO STDOUT")  # warm: the table in the cache for every reader alike
         results = {
-            "psql COPY TO STDOUT (floor)": {**psql(dsn, "COPY (SELECT * FROM tickets ORDER BY opened_at) TO STDOUT"), "rows": args.tickets}
+            "psql COPY TO STDOUT (floor)": {**psql(dsn, "COPY tickets TO STDOUT"), "rows": args.tickets},
+            "psql COPY, ORDER BY opened_at": {
+                **psql(dsn, "COPY (SELECT * FROM tickets ORDER BY opened_at) TO STDOUT"),
+                "rows": args.tickets,
+            },
         }
         for name in ("adbc stream (driver only)", "connectorx (driver only)", "psycopg 3 binary COPY", "import (chosen: adbc)"):
             results[name] = timed(name, dsn, last, env)
