@@ -95,6 +95,7 @@ bench: install
 	$(BIN)/python benchmarks/accuracy.py
 	$(BIN)/python benchmarks/history.py
 	$(BIN)/python benchmarks/run_overhead.py
+	$(BIN)/python benchmarks/migration.py
 
 clean:
 	rm -rf $(VENV) .dagster data .pytest_cache
