@@ -41,24 +41,7 @@ from sentiment_pipeline_tests.services import postgres_binaries, throwaway_postg
 
 FIRST = date(2025, 3, 1)
 SOURCE = "legacy_platform"
-SOURCES_TOML = f"""
-[[source]]
-name = "{SOURCE}"
-[source.columns]
-ticket_id = "ticket_ref"
-created_at = "opened_at"
-subject = "subject"
-body = "body"
-channel = "channel"
-product = "product"
-customer_id = "customer"
-agent_id = "agent"
-status = "status"
-priority = "priority"
-resolved_at = "closed_at"
-csat = "csat"
-tags = "labels"
-"""
+SOURCES_FILE = Path(__file__).resolve().parents[1] / "sentiment_pipeline_tests" / "data" / "legacy_platform_sources.toml"
 QUOTED = (
     "\n\n--\nSent from my phone\n\n> On Mon, 3 Mar 2025 at 09:12, Acme Support <support@acme.example> wrote:\n"
     "> Thank you for contacting Acme Support. We have received your request and an agent will reply\n"
@@ -226,12 +209,10 @@ def main() -> None:
         pg.execute("VACUUM ANALYZE tickets")
         size = pg.query("SELECT pg_size_pretty(pg_total_relation_size('tickets'))")[0][0]
         print(f"seeded {args.tickets:,} tickets over {args.days} days ({size}) in {time.perf_counter() - started:.0f} s")
-        sources = Path(folder) / "sources.toml"
-        sources.write_text(SOURCES_TOML)
         env = {
             **os.environ,
             "SENTIMENT_STORAGE_ROOT": str(Path(folder) / "data"),
-            "SENTIMENT_SOURCES": str(sources),
+            "SENTIMENT_SOURCES": str(SOURCES_FILE),
             "SENTIMENT_PARTITIONS_START": str(FIRST),
             "DAGSTER_HOME": folder,
         }

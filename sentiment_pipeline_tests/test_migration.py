@@ -32,29 +32,7 @@ BIN = Path(sys.executable).parent
 FIRST, LAST = date(2025, 3, 1), date(2025, 3, 3)
 KEYS = [(FIRST + timedelta(days=n)).isoformat() for n in range(3)]
 SOURCE = "legacy_platform"
-SOURCES_TOML = f"""
-[[source]]
-name = "{SOURCE}"
-[source.columns]
-ticket_id = "ticket_ref"
-created_at = "opened_at"
-subject = "subject"
-body = "body"
-channel = "channel"
-product = "product"
-customer_id = "customer"
-agent_id = "agent"
-resolved_at = "closed_at"
-csat = "csat"
-tags = "labels"
-
-[[source]]
-name = "legacy_wide"
-[source.columns]
-ticket_id = "ticket_ref"
-created_at = "opened_at"
-body = "body"
-"""
+SOURCES_FILE = Path(__file__).parent / "data" / "legacy_platform_sources.toml"  # maps SOURCE and "legacy_wide"
 BODY = 'Hallo Team,\n\nmein Router "X2" fällt ständig aus; bitte helfen.\nGrüße, Zoë 🙂'
 CREATE = """CREATE TABLE support_tickets (
     ticket_ref text, opened_at timestamptz, subject text, body text, channel text, product text, customer text,
@@ -168,10 +146,8 @@ def wide_rows(part: str) -> list[tuple[str, datetime, dict]]:
 
 
 @pytest.fixture
-def migration_env(local_storage, tmp_path, monkeypatch):
-    sources = tmp_path / "sources.toml"
-    sources.write_text(SOURCES_TOML)
-    monkeypatch.setenv("SENTIMENT_SOURCES", str(sources))
+def migration_env(local_storage, monkeypatch):
+    monkeypatch.setenv("SENTIMENT_SOURCES", str(SOURCES_FILE))
     monkeypatch.setenv("SENTIMENT_PARTITIONS_START", "2025-02-01")
     return local_storage
 
