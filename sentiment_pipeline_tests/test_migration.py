@@ -192,7 +192,8 @@ def test_the_import_places_each_row_in_its_utc_day_and_a_rerun_replaces_its_file
 @pytest.mark.slow
 def test_imported_history_ingests_reconciles_and_names_a_planted_and_a_deleted_row(history, migration_env, monkeypatch):
     pg, dbname, dsn = history
-    imported = cli("import", *import_args("support_tickets"), dsn=dsn)
+    pg.execute("CREATE TABLE tickets_reconciled AS SELECT * FROM support_tickets", dbname=dbname)  # planted in and deleted from below
+    imported = cli("import", *import_args("tickets_reconciled"), dsn=dsn)
     assert imported.returncode == 0, imported.stderr
     assert pg.password not in imported.stdout + imported.stderr
     monkeypatch.setenv(migration.DSN_VARIABLE, dsn)  # for the matches_postgres check
@@ -224,22 +225,22 @@ def test_imported_history_ingests_reconciles_and_names_a_planted_and_a_deleted_r
             assert ticket["seats"] == (None if row["seats"] is None else "[1, 2]")
             assert (json.loads(ticket["extra"]) if ticket["extra"] else None) == (json.loads(row["extra"]) if row["extra"] else None)
 
-    clean = cli("reconcile", *import_args("support_tickets"), dsn=dsn)
+    clean = cli("reconcile", *import_args("tickets_reconciled"), dsn=dsn)
     assert clean.returncode == 0, clean.stdout + clean.stderr
     assert "all match" in clean.stdout
 
     pg.execute(
-        "INSERT INTO support_tickets (ticket_ref, opened_at, body) VALUES ('T-PLANTED', '2025-03-02 12:00+00', 'added after the import')",
+        "INSERT INTO tickets_reconciled (ticket_ref, opened_at, body) VALUES ('T-PLANTED', '2025-03-02 12:00+00', 'added after the import')",
         dbname=dbname,
     )
-    pg.execute("DELETE FROM support_tickets WHERE ticket_ref = 'T-0011'", dbname=dbname)
+    pg.execute("DELETE FROM tickets_reconciled WHERE ticket_ref = 'T-0011'", dbname=dbname)
     deleted_day = next(key for key, rows in expected.items() if any(r["ticket_ref"] == "T-0011" for r in rows))
-    differs = cli("reconcile", *import_args("support_tickets"), dsn=dsn)
+    differs = cli("reconcile", *import_args("tickets_reconciled"), dsn=dsn)
     assert differs.returncode == 1, differs.stdout + differs.stderr
     lines = {line.split()[0]: line for line in differs.stdout.splitlines()[1:]}
     assert "differs" in lines["2025-03-02"] and "T-PLANTED" in lines["2025-03-02"]
     assert "differs" in lines[deleted_day] and "T-0011" in lines[deleted_day]
-    reconciled = migration.reconcile_days(dsn, ["support_tickets"], profile(), FIRST, LAST, lake_roots())
+    reconciled = migration.reconcile_days(dsn, ["tickets_reconciled"], profile(), FIRST, LAST, lake_roots())
     rows = {r["day"].isoformat(): r for r in reconciled.iter_rows(named=True)}
     assert rows["2025-03-02"]["missing_in_lake"] == ["T-PLANTED"]
     assert rows[deleted_day]["missing_in_postgres"] == ["T-0011"]
@@ -410,3 +411,39 @@ def test_a_parquet_file_naming_an_unknown_source_is_a_file_level_reject(tmp_path
     day = ingest_day([LandingFile(str(path), path=str(path))], datetime.now(UTC))
     [reason] = day.rejects.get_column("reason").to_list()
     assert "mapped by source 'gone', which the sources file (SENTIMENT_SOURCES) does not define" in reason
+
+
+@pytest.mark.slow
+def test_a_timestamp_without_zone_is_local_time_of_the_source_and_a_text_one_is_refused(history, migration_env):
+    pg, dbname, dsn = history
+    pg.execute(
+        "CREATE VIEW tickets_local AS SELECT ticket_ref, opened_at AT TIME ZONE 'America/New_York' AS opened_at, body FROM support_tickets",
+        dbname=dbname,
+    )
+    local = migration.import_days(dsn, ["tickets_local"], profile("legacy_local"), FIRST, LAST, lake_roots().landing_root)
+    expected = placed(seed_rows())
+    assert [d.rows for d in local] == [len(rows) for rows in expected.values()]
+    ingest_range(KEYS[0], KEYS[-1])
+    tickets = pl.concat([read_partition("ticket", key) for key in KEYS])
+    rejected = {body for body, reason in DIRTY.items() if not reason.startswith("csat")}  # the view has no csat
+    good = [row for rows in expected.values() for row in rows if row["body"] not in rejected]
+    assert dict(tickets.select("ticket_id", "created_at").rows()) == {r["ticket_ref"].strip(): r["opened_at"].astimezone(UTC) for r in good}
+
+    pg.execute("CREATE VIEW tickets_text AS SELECT ticket_ref, opened_at::text AS opened_at, body FROM support_tickets", dbname=dbname)
+    refused = cli("import", *import_args("tickets_text", source="legacy_local"), dsn=dsn)
+    assert refused.returncode == 2
+    assert "column 'opened_at' (created_at of source 'legacy_local') is text" in refused.stderr
+
+
+@pytest.mark.slow
+def test_an_import_onto_s3_is_ingested_and_checked_there(history, s3_storage, monkeypatch):
+    dsn = history[2]
+    monkeypatch.setenv("SENTIMENT_SOURCES", str(SOURCES_FILE))
+    monkeypatch.setenv("SENTIMENT_PARTITIONS_START", "2025-02-01")
+    monkeypatch.setenv(migration.DSN_VARIABLE, dsn)
+    [day] = migration.import_days(dsn, ["support_tickets"], profile(), LAST, LAST, lake_roots().landing_root)
+    assert day.file == f"s3://{s3_storage}/landing/{LAST}/postgres-{SOURCE}.parquet"
+    result = materialize([ingest], partition_key=str(LAST))
+    [check] = [e for e in result.get_asset_check_evaluations() if e.asset_check_key.name == "matches_postgres"]
+    in_lake = read_partition("ticket", str(LAST)).height + read_partition("ticket_rejects", str(LAST)).height
+    assert check.passed and check.metadata["postgres_rows"].value == day.rows == in_lake
