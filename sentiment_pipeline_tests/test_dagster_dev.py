@@ -236,7 +236,7 @@ def test_ui_style_launch_of_one_partition_runs_through_the_daemon(dagster_dev):
     )["assetNodes"][0]["assetChecksOrError"]["checks"]
     day_passed = [{"startKey": DAY, "endKey": DAY, "status": "SUCCEEDED"}]
     assert {c["name"]: c["partitionStatuses"]["ranges"] for c in checks} == dict.fromkeys(
-        ("unique_ticket_ids", "rows_conserved", "canonical_schema"), day_passed
+        ("unique_ticket_ids", "rows_conserved", "canonical_schema", "matches_postgres"), day_passed
     )  # the UI shows each check's result under the day's partition
     assert list(dagster_dev.home.rglob("runs.db")), "run storage is not under the temporary DAGSTER_HOME"
 
