@@ -167,7 +167,7 @@ def profile(name: str = SOURCE):
 
 
 @pytest.mark.slow
-def test_the_import_places_each_row_in_its_utc_day_and_a_rerun_replaces_its_files(history, migration_env):
+def test_the_import_places_each_row_in_its_utc_day_and_a_rerun_replaces_its_files(history, migration_env, monkeypatch):
     pg, dbname, dsn = history
     expected = placed(seed_rows())
     days = migration.import_days(dsn, ["support_tickets"], profile(), FIRST, LAST, lake_roots().landing_root)
@@ -187,6 +187,12 @@ def test_the_import_places_each_row_in_its_utc_day_and_a_rerun_replaces_its_file
     assert not storage.exists(days[1].file)
     assert pq.read_table(again[1].file).num_rows == len(expected[KEYS[2]])
     assert sorted(p.name for p in Path(lake_roots().landing_root).rglob("*.parquet")) == [f"postgres-{SOURCE}.parquet"] * 2
+    # Ingested where PostgreSQL is not configured: the day's check warns that it could not reconcile.
+    monkeypatch.delenv(migration.DSN_VARIABLE, raising=False)
+    result = materialize([ingest], partition_key=KEYS[2])
+    [check] = [e for e in result.get_asset_check_evaluations() if e.asset_check_key.name == "matches_postgres"]
+    assert (check.passed, check.severity) == (False, dg.AssetCheckSeverity.WARN)
+    assert "not reconciled with support_tickets_later (legacy_platform): SENTIMENT_POSTGRES_DSN is not set" in check.description
 
 
 @pytest.mark.slow

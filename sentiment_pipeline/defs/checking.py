@@ -31,8 +31,10 @@ def day_check(name: str, asset: str, description: str, blocking: bool = False) -
 
 @dataclass(frozen=True)
 class DayVerdicts:
-    """One check over the days of a run: why each failing day failed (the days not in
-    ``failures`` passed), and each day's numbers worth showing beside its result."""
+    """One check over the days of a run: why each failing day failed (the days in neither
+    ``failures`` nor ``unchecked`` passed), and each day's numbers worth showing beside its
+    result. ``unchecked``: days the check could not be made for, and why; they fail as
+    warnings whatever the check's severity (not known wrong, not known right)."""
 
     asset: str
     name: str
@@ -40,10 +42,11 @@ class DayVerdicts:
     failures: dict[str, str]
     severity: dg.AssetCheckSeverity = ERROR
     facts: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    unchecked: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
-        return not self.failures
+        return not self.failures and not self.unchecked
 
 
 def report(context: dg.AssetExecutionContext, checks: Iterable[DayVerdicts]) -> Iterator[dg.Output | dg.AssetCheckEvaluation]:
@@ -62,12 +65,13 @@ def report(context: dg.AssetExecutionContext, checks: Iterable[DayVerdicts]) -> 
             materialized[check.asset] = _materialized_by_run(context, asset_key)
         yield dg.Output(None, output_name=output)
         for key in check.keys:
+            why = check.failures.get(key) or check.unchecked.get(key)
             yield dg.AssetCheckEvaluation(
                 asset_key=asset_key,
                 check_name=check.name,
-                passed=key not in check.failures,
-                severity=check.severity,
-                description=f"{key}: {check.failures.get(key, 'passed')}",  # the run's log names the day too
+                passed=why is None,
+                severity=WARN if key in check.unchecked and key not in check.failures else check.severity,
+                description=f"{key}: {why or 'passed'}",  # the run's log names the day too
                 blocking=spec.blocking,
                 partition=key,
                 metadata=check.facts.get(key, {}),

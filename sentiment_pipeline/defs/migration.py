@@ -29,7 +29,7 @@ MATCHES_POSTGRES = day_check(
     "matches_postgres",
     "ticket",
     "On a day holding an import from PostgreSQL: its rows there equal the day's tickets plus rejects from that import, id by id "
-    "(reconciled with SENTIMENT_POSTGRES_DSN; passes on days without an import).",
+    "(reconciled with SENTIMENT_POSTGRES_DSN; passes on days without an import, warns when PostgreSQL cannot be reached).",
 )
 
 
@@ -51,6 +51,7 @@ def postgres_results(roots: LakeRoots, done: dict[str, DayOutcome], profiles: li
                 made_by = (metadata[SOURCE_KEY].decode(), tuple(json.loads(metadata[TABLES_KEY.encode()])))
                 imports.setdefault(made_by, []).append(key)
     failures: dict[str, str] = {}
+    unchecked: dict[str, str] = {}
     facts: dict[str, dict[str, object]] = {key: {"postgres": "no import from PostgreSQL this day"} for key in done}
     for (source, tables), keys in imports.items():
         try:
@@ -61,7 +62,7 @@ def postgres_results(roots: LakeRoots, done: dict[str, DayOutcome], profiles: li
             reconciled = migration.reconcile_days(dsn_from_environment(), list(tables), profile, first, last, roots)
         except migration.MigrationError as error:
             for key in keys:
-                failures[key] = f"cannot reconcile {', '.join(tables)} ({source}): {error}"
+                unchecked[key] = f"not reconciled with {', '.join(tables)} ({source}): {error}"
             continue
         for row in reconciled.iter_rows(named=True):
             key = row["day"].isoformat()
@@ -71,7 +72,7 @@ def postgres_results(roots: LakeRoots, done: dict[str, DayOutcome], profiles: li
             if row["status"] != "matches":
                 missing = {side: row[side][:10] for side in ("missing_in_lake", "missing_in_postgres") if row[side]}
                 failures[key] = f"{', '.join(tables)}: {row['postgres_rows']} rows in PostgreSQL; missing ids: {missing}"
-    return DayVerdicts("ticket", MATCHES_POSTGRES.name, list(done), failures, facts=facts)
+    return DayVerdicts("ticket", MATCHES_POSTGRES.name, list(done), failures, facts=facts, unchecked=unchecked)
 
 
 def _file_metadata(uri: str) -> dict[bytes, bytes]:
