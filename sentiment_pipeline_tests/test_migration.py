@@ -240,6 +240,10 @@ def test_imported_history_ingests_reconciles_and_names_a_planted_and_a_deleted_r
         dbname=dbname,
     )
     pg.execute("DELETE FROM tickets_reconciled WHERE ticket_ref = 'T-0011'", dbname=dbname)
+    pg.execute(
+        "UPDATE tickets_reconciled SET body = body || ' (edited)', labels = ARRAY['wifi'] WHERE ticket_ref = 'T-0005'", dbname=dbname
+    )
+    pg.execute("UPDATE tickets_reconciled SET opened_at = opened_at + interval '1 second' WHERE ticket_ref = 'T-0006'", dbname=dbname)
     deleted_day = next(key for key, rows in expected.items() if any(r["ticket_ref"] == "T-0011" for r in rows))
     differs = cli("reconcile", *import_args("tickets_reconciled"), dsn=dsn)
     assert differs.returncode == 1, differs.stdout + differs.stderr
@@ -250,7 +254,11 @@ def test_imported_history_ingests_reconciles_and_names_a_planted_and_a_deleted_r
     rows = {r["day"].isoformat(): r for r in reconciled.iter_rows(named=True)}
     assert rows["2025-03-02"]["missing_in_lake"] == ["T-PLANTED"]
     assert rows[deleted_day]["missing_in_postgres"] == ["T-0011"]
-    assert [k for k, r in rows.items() if r["status"] != "matches"] == sorted({"2025-03-02", deleted_day})
+    edited_day = next(key for key, rows in expected.items() if any(r["ticket_ref"] == "T-0005" for r in rows))
+    assert rows[edited_day]["changed"] == ["T-0005 (body, tags)", "T-0006 (created_at)"]
+    assert "T-0005 (body, tags)" in lines[edited_day]
+    assert sum(len(r["changed"]) for r in rows.values()) == 2
+    assert [k for k, r in rows.items() if r["status"] != "matches"] == sorted({"2025-03-02", deleted_day, edited_day})
     # The day's check, run again by a re-ingest of the day, fails and names the row.
     again = materialize([ingest], partition_key="2025-03-02")
     [check] = [e for e in again.get_asset_check_evaluations() if e.asset_check_key.name == "matches_postgres"]

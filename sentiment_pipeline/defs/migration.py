@@ -70,8 +70,8 @@ def postgres_results(roots: LakeRoots, done: dict[str, DayOutcome], profiles: li
                 continue
             facts[key] = {k: row[k] for k in ("postgres_rows", "lake_tickets", "lake_rejects", "status")}
             if row["status"] != "matches":
-                missing = {side: row[side][:10] for side in ("missing_in_lake", "missing_in_postgres") if row[side]}
-                failures[key] = f"{', '.join(tables)}: {row['postgres_rows']} rows in PostgreSQL; missing ids: {missing}"
+                found = {side: row[side][:10] for side in ("missing_in_lake", "missing_in_postgres", "changed") if row[side]}
+                failures[key] = f"{', '.join(tables)}: {row['postgres_rows']} rows in PostgreSQL; differences (first 10): {found}"
     return DayVerdicts("ticket", MATCHES_POSTGRES.name, list(done), failures, facts=facts, unchecked=unchecked)
 
 

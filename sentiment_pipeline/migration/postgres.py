@@ -219,6 +219,28 @@ class Tables:
             for n, table in enumerate(self.names[1:], start=1)
         }
 
+    def compared(self) -> dict[str, str]:
+        """The mapped canonical columns a reconcile compares value by value, as SQL in the form
+        the lake stores them: timestamps as UTC instants, the rest as PostgreSQL's text (a text
+        timestamp the ingest parses with the profile's formats, and comments, are not compared)."""
+        columns = {}
+        for canonical, spec in self.profile.columns.items():
+            column = next((c for c in self.columns if c.name == spec.source), None)
+            if column is None or canonical in ("ticket_id", "comments"):
+                continue
+            first_table = column.table == self.names[0]
+            ref = f"t{self.names.index(column.table)}.{quote(column.name)}"
+            if canonical in ("created_at", "resolved_at"):
+                if first_table and column.pg_type == "timestamptz":
+                    columns[canonical] = ref
+                elif first_table and column.pg_type in TIME_TYPES:
+                    columns[canonical] = f"({ref})::timestamp AT TIME ZONE {literal(self.profile.timezone)}"
+            elif canonical == "tags" and column.pg_type in TEXT_ARRAYS:
+                columns[canonical] = ref
+            else:
+                columns[canonical] = f"({ref})::text"
+        return columns
+
     def day(self, first: date) -> str:
         """The UTC day of a row's created_at (local time in the profile's timezone when the
         column has no zone); a row with none is placed in ``first``, the import's first day,

@@ -1,9 +1,13 @@
 """Reconcile: per day, the rows PostgreSQL holds against what the lake made of the import's
-landing file (its tickets plus its rejects), and the ids missing on either side.
+landing file (its tickets plus its rejects), the ids missing on either side, and the tickets
+whose values changed.
 
 Ids are compared as multisets (a duplicated id in PostgreSQL is one ticket and one reject in
 the lake); a row with no id counts as the id ``NO_ID``. Only the import's own landing file is
-counted on the lake side: a day's other exports are not PostgreSQL's rows.
+counted on the lake side: a day's other exports are not PostgreSQL's rows. Values are
+compared for every ticket whose id occurs once that day on both sides, column by mapped
+column, as the lake stores them (timestamps in UTC, text as written, blank as null;
+``channel`` and ``priority`` against the lake's ``*_raw`` columns, the values as written).
 """
 
 from __future__ import annotations
@@ -15,10 +19,12 @@ import polars as pl
 from sentiment_pipeline import storage
 from sentiment_pipeline.ingest.sources import SourceProfile
 from sentiment_pipeline.migration.importer import days_between, import_file_name
-from sentiment_pipeline.migration.postgres import DAY, Tables, connection
+from sentiment_pipeline.migration.postgres import DAY, Tables, connection, quote
+from sentiment_pipeline.schemas import UTC_TIMESTAMP
 from sentiment_pipeline.settings import LakeRoots
 
 NO_ID = "(no id)"
+LAKE_COLUMN = {"channel": "channel_raw", "priority": "priority_raw"}  # the value as the source wrote it
 RECONCILED = pl.Schema(
     {
         "day": pl.Date,
@@ -27,6 +33,7 @@ RECONCILED = pl.Schema(
         "lake_rejects": pl.Int64,
         "missing_in_lake": pl.List(pl.String),
         "missing_in_postgres": pl.List(pl.String),
+        "changed": pl.List(pl.String),  # "<id> (<columns>)": tickets whose values differ from PostgreSQL's
         "status": pl.String,  # matches | differs | not ingested
     }
 )
@@ -38,17 +45,21 @@ def reconcile_days(dsn: str, tables: list[str], profile: SourceProfile, first: d
     days = days_between(first, last)
     with connection(dsn) as connected:
         layout = Tables.read(connected, tables, profile)
+        compared = layout.compared()
+        values = "".join(f", {sql} AS {quote(canonical)}" for canonical, sql in compared.items())
         with connected.cursor() as cursor:
-            cursor.execute(layout.query(f"NULLIF(btrim(({layout.key})::text), '') AS id", first, last))
-            in_postgres = pl.from_arrow(cursor.fetch_arrow_table()).select(pl.col(DAY).alias("day"), "id")
+            cursor.execute(layout.query(f"NULLIF(btrim(({layout.key})::text), '') AS id{values}", first, last))
+            rows = pl.from_arrow(cursor.fetch_arrow_table()).rename({DAY: "day"})
+    in_postgres = rows.select("day", "id")
     ingested = sorted(
         storage.partition_day(k)
         for k in storage.materialized_keys(roots.storage_root, "ticket")
         if first.isoformat() <= k <= last.isoformat()
     )
-    in_lake = _lake_ids(roots, [d for d in ingested if d in set(days)], import_file_name(profile.name))
+    in_lake = _lake_rows(roots, [d for d in ingested if d in set(days)], import_file_name(profile.name), list(compared))
+    changed = _changed(rows, in_lake, profile, list(compared))
     counts = [
-        frame.with_columns(pl.col("id").fill_null(NO_ID)).group_by("day", "id").len(name)
+        frame.select("day", pl.col("id").fill_null(NO_ID)).group_by("day", "id").len(name)
         for frame, name in ((in_postgres, "postgres"), (in_lake.select("day", "id"), "lake"))
     ]
     joined = (
@@ -80,14 +91,15 @@ def reconcile_days(dsn: str, tables: list[str], profile: SourceProfile, first: d
             how="left",
         )
         .join(missing, on="day", how="left")
+        .join(changed, on="day", how="left")
         .with_columns(
             pl.col("postgres_rows", "lake_tickets", "lake_rejects").fill_null(0).cast(pl.Int64),
-            pl.col("missing_in_lake", "missing_in_postgres").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+            pl.col("missing_in_lake", "missing_in_postgres", "changed").fill_null(pl.lit([], dtype=pl.List(pl.String))),
         )
     )
     ingested_days = pl.Series(ingested, dtype=pl.Date).implode()
     status = (
-        pl.when(pl.col("missing_in_lake").list.len() + pl.col("missing_in_postgres").list.len() == 0)
+        pl.when(pl.col("missing_in_lake").list.len() + pl.col("missing_in_postgres").list.len() + pl.col("changed").list.len() == 0)
         .then(pl.lit("matches"))
         .when(~pl.col("day").is_in(ingested_days))
         .then(pl.lit("not ingested"))
@@ -96,20 +108,56 @@ def reconcile_days(dsn: str, tables: list[str], profile: SourceProfile, first: d
     return totals.with_columns(status=status).select(list(RECONCILED))
 
 
-def _lake_ids(roots: LakeRoots, days: list[date], file_name: str) -> pl.DataFrame:
-    """day, id, kind (ticket | reject) of the rows the lake holds from the import's files."""
-    schema = {"day": pl.Date, "id": pl.String, "kind": pl.String}
-    if not days:
-        return pl.DataFrame(schema=schema)
+def _lake_rows(roots: LakeRoots, days: list[date], file_name: str, compared: list[str]) -> pl.DataFrame:
+    """day, id, kind (ticket | reject) and the compared values of the rows the lake holds from
+    the import's files (a reject's values are null)."""
     keys = [d.isoformat() for d in days]
     frames = []
     for asset, kind in (("ticket", "ticket"), ("ticket_rejects", "reject")):
+        if not keys:
+            frames.append(pl.DataFrame(schema={"day": pl.Date, "id": pl.String, "kind": pl.String}))
+            continue
         scan = storage.scan_partitions(roots.storage_root, asset, keys)
         own = pl.col("source_file").str.ends_with(
             pl.concat_str(pl.lit("/"), pl.col("partition_date").dt.to_string("%Y-%m-%d"), pl.lit(f"/{file_name}"))
         )
-        frames.append(scan.filter(own).select(day="partition_date", id="ticket_id", kind=pl.lit(kind)).collect())
-    return pl.concat(frames).cast(schema)
+        values = [pl.col(LAKE_COLUMN.get(c, c)).alias(c) for c in compared] if kind == "ticket" else []
+        kept = [pl.col("partition_date").alias("day"), pl.col("ticket_id").alias("id"), pl.lit(kind).alias("kind"), *values]
+        frames.append(scan.filter(own).select(kept).collect())
+    return pl.concat(frames, how="diagonal_relaxed")
+
+
+def _changed(postgres: pl.DataFrame, lake: pl.DataFrame, profile: SourceProfile, compared: list[str]) -> pl.DataFrame:
+    """day, changed: per day, "<id> (<columns>)" of the tickets whose values differ."""
+    once = pl.len().over("day", "id") == 1
+    mine = postgres.filter(once & pl.col("id").is_not_null()).with_columns(_as_stored(c, profile, postgres.schema[c]) for c in compared)
+    theirs = lake.filter((pl.col("kind") == "ticket") & once).select("day", "id", *(pl.col(c).alias(f"{c}_lake") for c in compared))
+    if "csat" in compared:
+        theirs = theirs.with_columns(pl.col("csat_lake").cast(pl.String))
+    both = mine.join(theirs, on=["day", "id"], how="inner")
+    differing = [pl.when(pl.col(c).ne_missing(pl.col(f"{c}_lake"))).then(pl.lit(c)) for c in compared]
+    return (
+        both.with_columns(columns=pl.concat_list(differing).list.drop_nulls() if differing else pl.lit([], dtype=pl.List(pl.String)))
+        .filter(pl.col("columns").list.len() > 0)
+        .sort("day", "id")
+        .group_by("day", maintain_order=True)
+        .agg(changed=pl.format("{} ({})", pl.col("id"), pl.col("columns").list.join(", ")))
+    )
+
+
+def _as_stored(canonical: str, profile: SourceProfile, dtype: pl.DataType) -> pl.Expr:
+    """A PostgreSQL value as the ingest stores it: blank text is null, csat trimmed, tags a list
+    (a text split on the profile's separator, if any), trimmed and without blanks."""
+    value = pl.col(canonical)
+    if canonical in ("created_at", "resolved_at"):
+        return value.cast(UTC_TIMESTAMP)
+    if canonical == "tags":
+        separator = profile.columns["tags"].separator
+        items = value if isinstance(dtype, pl.List) else value.str.split(separator) if separator else pl.concat_list(value)
+        tags = items.list.eval(pl.element().str.strip_chars()).list.eval(pl.element().filter(pl.element() != ""))
+        return pl.when(tags.list.len() > 0).then(tags).alias(canonical)
+    blank = value.is_null() | (value.str.strip_chars() == "")
+    return pl.when(~blank).then(value.str.strip_chars() if canonical == "csat" else value).alias(canonical)
 
 
 def all_match(reconciled: pl.DataFrame) -> bool:
@@ -123,7 +171,7 @@ def reconcile_table(reconciled: pl.DataFrame, ids_shown: int = 10) -> str:
         more = f" and {len(values) - ids_shown} more" if len(values) > ids_shown else ""
         return (", ".join(values[:ids_shown]) + more) or "-"
 
-    header = ("day", "postgres", "lake tickets", "lake rejects", "status", "missing in lake", "missing in postgres")
+    header = ("day", "postgres", "lake tickets", "lake rejects", "status", "missing in lake", "missing in postgres", "changed")
     rows = [
         (
             str(r["day"]),
@@ -133,11 +181,12 @@ def reconcile_table(reconciled: pl.DataFrame, ids_shown: int = 10) -> str:
             r["status"],
             ids(r["missing_in_lake"]),
             ids(r["missing_in_postgres"]),
+            ids(r["changed"]),
         )
         for r in reconciled.iter_rows(named=True)
     ]
     totals = reconciled.select(pl.col("postgres_rows", "lake_tickets", "lake_rejects").sum()).row(0)
     differing = reconciled.filter(pl.col("status") != "matches").height
-    rows.append(("total", *(f"{n:,}" for n in totals), f"{differing} days differ" if differing else "all match", "", ""))
+    rows.append(("total", *(f"{n:,}" for n in totals), f"{differing} days differ" if differing else "all match", "", "", ""))
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in [header, *rows])
