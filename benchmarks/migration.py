@@ -14,7 +14,8 @@ Each run is a fresh interpreter (its own peak RSS, VmHWM):
     connectorx (driver only)    connectorx.read_sql -> one Arrow table (it has no streaming)
     psycopg 3 binary COPY       COPY (SELECT ...) TO STDOUT (FORMAT BINARY), rows -> Arrow batches
     import (chosen: adbc)       `sentiment-pipeline import postgres`'s function: 30 Parquet landing files
-  then the normal pipeline ingests the 30 days (one dg.materialize of ticket + ticket_rejects)
+  then the normal pipeline ingests the 30 days (one dg.materialize of ticket + ticket_rejects), and
+  the reconcile compares every row's id and mapped values with PostgreSQL (it must find all equal)
   export
     psql COPY FROM STDIN        the floor: the exported rows as COPY text, loaded into a copy of the table
     psycopg 3 binary COPY       the lake's ticket partitions, rows written with Copy.write_row
@@ -133,6 +134,16 @@ assert dg.materialize([ingest], resources=pipeline_resources(), tags=tags).succe
 seconds = time.perf_counter() - start
 rows = pl.scan_parquet(f"{lake_roots().storage_root}/ticket/**/*.parquet").select(pl.len()).collect().item()
 """,
+    "reconcile": """
+from sentiment_pipeline import migration
+from sentiment_pipeline.settings import lake_roots
+start = time.perf_counter()
+profile = migration.source_profile(source, os.environ["SENTIMENT_SOURCES"])
+reconciled = migration.reconcile_days(dsn, ["tickets"], profile, first, last, lake_roots())
+assert migration.all_match(reconciled), migration.reconcile_table(reconciled)
+rows = int(reconciled["postgres_rows"].sum())
+seconds = time.perf_counter() - start
+""",
     "export (chosen: adbc)": """
 from sentiment_pipeline import migration
 from sentiment_pipeline.settings import lake_roots
@@ -230,6 +241,10 @@ def main() -> None:
         print_table("import", results, args.tickets, "psql COPY TO STDOUT (floor)")
         backfill = timed("backfill: ingest of the imported days", dsn, last, env)
         print(f"\nbackfill: {backfill['rows']:,} tickets ingested in {backfill['seconds']:.1f} s (peak {backfill['peak_mb']:.0f} MB)")
+        reconciled = timed("reconcile", dsn, last, env)
+        print(
+            f"reconcile: {reconciled['rows']:,} rows, ids and values, all match, in {reconciled['seconds']:.1f} s (peak {reconciled['peak_mb']:.0f} MB)"
+        )
         exported = {"export (chosen: adbc)": timed("export (chosen: adbc)", dsn, last, env)}
         dump = Path(folder) / "ticket_export.copy"
         with dump.open("wb") as out:

@@ -187,6 +187,15 @@ def reconcile_table(reconciled: pl.DataFrame, ids_shown: int = 10) -> str:
     ]
     totals = reconciled.select(pl.col("postgres_rows", "lake_tickets", "lake_rejects").sum()).row(0)
     differing = reconciled.filter(pl.col("status") != "matches").height
-    rows.append(("total", *(f"{n:,}" for n in totals), f"{differing} days differ" if differing else "all match", "", "", ""))
+    rows.append(
+        (
+            "total",
+            *(f"{n:,}" for n in totals),
+            f"{differing} day{' differs' if differing == 1 else 's differ'}" if differing else "all match",
+            "",
+            "",
+            "",
+        )
+    )
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in [header, *rows])
