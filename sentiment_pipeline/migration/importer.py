@@ -66,7 +66,7 @@ def import_days(
         with connected.cursor() as cursor:
             cursor.adbc_statement.set_options(**{"adbc.postgresql.batch_size_hint_bytes": str(BATCH_BYTES)})
             cursor.execute(layout.query(layout.selected(), first, last, order=True))
-            for day, table in _days(cursor.fetch_record_batch()):
+            for day, table in by_day(cursor.fetch_record_batch()):
                 uri = storage.join(landing_root, day.isoformat(), import_file_name(profile.name))
                 frame = unpack(pl.from_arrow(table), layout.packed())
                 rows, size = storage.write_parquet(frame, uri, compression="zstd", metadata=metadata)
@@ -81,8 +81,8 @@ def import_days(
     return [done[day] for day in days]
 
 
-def _days(batches: pa.RecordBatchReader) -> Iterator[tuple[date, pa.Table]]:
-    """The rows cut into days (they arrive in day order), each without the day column."""
+def by_day(batches: pa.RecordBatchReader) -> Iterator[tuple[date, pa.Table]]:
+    """Rows that arrive in day order, cut into days: (day, its rows without the day column)."""
     current: date | None = None
     pieces: list[pa.RecordBatch] = []
     for batch in batches:

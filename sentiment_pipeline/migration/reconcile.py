@@ -18,8 +18,8 @@ import polars as pl
 
 from sentiment_pipeline import storage
 from sentiment_pipeline.ingest.sources import SourceProfile
-from sentiment_pipeline.migration.importer import days_between, import_file_name
-from sentiment_pipeline.migration.postgres import DAY, Tables, connection, quote
+from sentiment_pipeline.migration.importer import by_day, days_between, import_file_name
+from sentiment_pipeline.migration.postgres import Tables, connection, quote
 from sentiment_pipeline.schemas import UTC_TIMESTAMP
 from sentiment_pipeline.settings import LakeRoots
 
@@ -41,23 +41,38 @@ RECONCILED = pl.Schema(
 
 def reconcile_days(dsn: str, tables: list[str], profile: SourceProfile, first: date, last: date, roots: LakeRoots) -> pl.DataFrame:
     """One row per day of ``first``..``last`` (``RECONCILED``); every day matches when the
-    import, the ingest and PostgreSQL agree."""
+    import, the ingest and PostgreSQL agree. PostgreSQL's rows stream in day order and each
+    day is compared as it ends, so memory holds one day, however long the range."""
     days = days_between(first, last)
+    ingested = {storage.partition_day(k) for k in storage.materialized_keys(roots.storage_root, "ticket")}
+    results = []
     with connection(dsn) as connected:
         layout = Tables.read(connected, tables, profile)
         compared = layout.compared()
         values = "".join(f", {sql} AS {quote(canonical)}" for canonical, sql in compared.items())
         with connected.cursor() as cursor:
-            cursor.execute(layout.query(f"NULLIF(btrim(({layout.key})::text), '') AS id{values}", first, last))
-            rows = pl.from_arrow(cursor.fetch_arrow_table()).rename({DAY: "day"})
+            cursor.execute(layout.query(f"NULLIF(btrim(({layout.key})::text), '') AS id{values}", first, last, order=True))
+            stream = by_day(cursor.fetch_record_batch())
+            pending = next(stream, None)
+            for day in days:
+                rows = None
+                if pending is not None and pending[0] == day:
+                    rows, pending = pl.from_arrow(pending[1]), next(stream, None)
+                lake = _lake_rows(roots, [day] if day in ingested else [], import_file_name(profile.name), list(compared))
+                results.append(_compare_day(day, rows, lake, profile, list(compared), day in ingested))
+    return pl.concat(results)
+
+
+def _compare_day(
+    day: date, rows: pl.DataFrame | None, in_lake: pl.DataFrame, profile: SourceProfile, compared: list[str], ingested: bool
+) -> pl.DataFrame:
+    """One day's ``RECONCILED`` row from its PostgreSQL rows (id and compared values) and the lake's."""
+    rows = rows.with_columns(day=pl.lit(day)) if rows is not None else pl.DataFrame(schema={"day": pl.Date, "id": pl.String})
+    days = [day]
     in_postgres = rows.select("day", "id")
-    ingested = sorted(
-        storage.partition_day(k)
-        for k in storage.materialized_keys(roots.storage_root, "ticket")
-        if first.isoformat() <= k <= last.isoformat()
+    changed = (
+        _changed(rows, in_lake, profile, compared) if rows.height else pl.DataFrame(schema={"day": pl.Date, "changed": pl.List(pl.String)})
     )
-    in_lake = _lake_rows(roots, [d for d in ingested if d in set(days)], import_file_name(profile.name), list(compared))
-    changed = _changed(rows, in_lake, profile, list(compared))
     counts = [
         frame.select("day", pl.col("id").fill_null(NO_ID)).group_by("day", "id").len(name)
         for frame, name in ((in_postgres, "postgres"), (in_lake.select("day", "id"), "lake"))
@@ -97,13 +112,10 @@ def reconcile_days(dsn: str, tables: list[str], profile: SourceProfile, first: d
             pl.col("missing_in_lake", "missing_in_postgres", "changed").fill_null(pl.lit([], dtype=pl.List(pl.String))),
         )
     )
-    ingested_days = pl.Series(ingested, dtype=pl.Date).implode()
     status = (
         pl.when(pl.col("missing_in_lake").list.len() + pl.col("missing_in_postgres").list.len() + pl.col("changed").list.len() == 0)
         .then(pl.lit("matches"))
-        .when(~pl.col("day").is_in(ingested_days))
-        .then(pl.lit("not ingested"))
-        .otherwise(pl.lit("differs"))
+        .otherwise(pl.lit("differs" if ingested else "not ingested"))
     )
     return totals.with_columns(status=status).select(list(RECONCILED))
 
