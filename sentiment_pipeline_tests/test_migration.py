@@ -180,6 +180,12 @@ def test_the_import_places_each_row_in_its_utc_day_and_a_rerun_replaces_its_file
         metadata = pq.read_metadata(day.file).metadata
         assert metadata[SOURCE_KEY] == SOURCE.encode()
         assert pg.password.encode() not in b"".join(metadata.values())
+    # Imported, not yet ingested: the reconcile says so for every day (and does not pass).
+    waiting = migration.reconcile_days(dsn, ["support_tickets"], profile(), FIRST, LAST, lake_roots())
+    assert waiting.select("status", "postgres_rows", "lake_tickets").rows() == [("not ingested", d.rows, 0) for d in days]
+    assert not migration.all_match(waiting)
+    with pytest.raises(migration.MigrationError, match="'ticket' has no partition for 2025-03-01, 2025-03-02, 2025-03-03"):
+        migration.export_days(dsn, "ticket", FIRST, LAST, lake_roots())
     # A day emptied in PostgreSQL loses the import's file on a re-run; the others are replaced, not added to.
     pg.execute("CREATE TABLE support_tickets_later AS SELECT * FROM support_tickets WHERE opened_at >= '2025-03-03'", dbname=dbname)
     again = migration.import_days(dsn, ["support_tickets_later"], profile(), date(2025, 3, 2), LAST, lake_roots().landing_root)

@@ -71,7 +71,9 @@ def _compare_day(
     days = [day]
     in_postgres = rows.select("day", "id")
     changed = (
-        _changed(rows, in_lake, profile, compared) if rows.height else pl.DataFrame(schema={"day": pl.Date, "changed": pl.List(pl.String)})
+        _changed(rows, in_lake, profile, compared)
+        if rows.height and in_lake.height
+        else pl.DataFrame(schema={"day": pl.Date, "changed": pl.List(pl.String)})
     )
     counts = [
         frame.select("day", pl.col("id").fill_null(NO_ID)).group_by("day", "id").len(name)
