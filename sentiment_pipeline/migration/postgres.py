@@ -97,6 +97,7 @@ def connection(dsn: str) -> Iterator[adbc.Connection]:
         message, _, query = scrubbed(str(error).strip(), dsn).partition("\nQuery was: ")
         if query:
             message += f" (query: {query[:QUERY_SHOWN]}{'...' if len(query) > QUERY_SHOWN else ''})"
+        # Not chained: a traceback would print the driver's own text, unscrubbed, after ours.
         raise MigrationError(f"PostgreSQL at {shown_dsn(dsn)}: {message}") from None
 
 
