@@ -142,12 +142,14 @@ def migrate(args: argparse.Namespace) -> int:
 
 
 def _imported(day) -> None:
-    print(f"  {day.day}  {day.rows:>9,} rows  {day.file or '(none: the import file of this day, if any, removed)'}")
+    print(
+        f"  {day.day}  {day.rows:>9,} row{'' if day.rows == 1 else 's'}  {day.file or '(none: the import file of this day, if any, removed)'}"
+    )
 
 
 def _exported(day) -> None:
     overflow = f"  ({day.overflow_fields} custom fields in custom_fields)" if day.overflow_fields else ""
-    print(f"  {day.day}  {day.rows:>9,} rows{overflow}")
+    print(f"  {day.day}  {day.rows:>9,} row{'' if day.rows == 1 else 's'}{overflow}")
 
 
 def check_sources(file: Path, landing_files: list[Path]) -> int:

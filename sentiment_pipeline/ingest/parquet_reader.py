@@ -78,9 +78,14 @@ def _as_text(name: str, dtype: pl.DataType) -> pl.Expr:
         return column.dt.to_string(ZONED if dtype.time_zone else NAIVE)
     if dtype == pl.Date:
         return column.dt.to_string("%Y-%m-%d")
-    if isinstance(dtype, pl.List | pl.Array | pl.Struct):  # as JSON: {"v": ...} cut to the value
-        encoded = pl.struct(column.alias("v")).struct.json_encode()
-        return pl.when(column.is_not_null()).then(encoded.str.slice(5, encoded.str.len_chars() - 6)).alias(name)
+    if isinstance(dtype, pl.List | pl.Array | pl.Struct):
+        return json_text(column).alias(name)
     if dtype == pl.Binary:
         return column.bin.encode("hex")
     return column.cast(pl.String)
+
+
+def json_text(value: pl.Expr) -> pl.Expr:
+    """A nested value as JSON text (null stays null): encoded as ``{"v": ...}``, cut to the value."""
+    encoded = pl.struct(value.alias("v")).struct.json_encode()
+    return pl.when(value.is_not_null()).then(encoded.str.slice(5, encoded.str.len_chars() - 6))

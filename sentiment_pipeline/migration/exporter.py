@@ -16,6 +16,7 @@ from datetime import date
 import polars as pl
 
 from sentiment_pipeline import storage
+from sentiment_pipeline.ingest.parquet_reader import json_text
 from sentiment_pipeline.migration.importer import days_between
 from sentiment_pipeline.migration.postgres import MigrationError, connection, literal, quote
 from sentiment_pipeline.schemas import ASSETS
@@ -62,12 +63,6 @@ def pg_type(dtype: pl.DataType) -> str:
     return next((name for kind, name in simple.items() if dtype == kind), "text")
 
 
-def _json(column: str) -> pl.Expr:
-    """A nested column as JSON text (null stays null)."""
-    encoded = pl.struct(pl.col(column).alias("v")).struct.json_encode()
-    return pl.when(pl.col(column).is_not_null()).then(encoded.str.slice(5, encoded.str.len_chars() - 6)).alias(column)
-
-
 def export_days(
     dsn: str,
     asset: str,
@@ -108,7 +103,7 @@ def export_days(
             if unknown:
                 raise MigrationError(f"table {target} has no column {unknown[0]!r} of '{asset}': export into a new --table")
             staged = frame.select(
-                *(_json(c) if columns[c] == "jsonb" else pl.col(c) for c in frame.columns if c not in overflow),
+                *(json_text(pl.col(c)).alias(c) if columns[c] == "jsonb" else pl.col(c) for c in frame.columns if c not in overflow),
                 *([pl.struct(overflow).struct.json_encode().alias(OVERFLOW_COLUMN)] if overflow else []),
                 pl.lit(storage.partition_day(key)).alias(PARTITION_COLUMN),
             )
