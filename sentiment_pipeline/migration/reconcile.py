@@ -18,6 +18,7 @@ import polars as pl
 
 from sentiment_pipeline import storage
 from sentiment_pipeline.ingest.sources import SourceProfile
+from sentiment_pipeline.ingest.sources.profile import nonblank, tag_list
 from sentiment_pipeline.migration.importer import by_day, days_between, import_file_name
 from sentiment_pipeline.migration.postgres import Tables, connection, quote
 from sentiment_pipeline.schemas import UTC_TIMESTAMP
@@ -160,18 +161,14 @@ def _changed(postgres: pl.DataFrame, lake: pl.DataFrame, profile: SourceProfile,
 
 
 def _as_stored(canonical: str, profile: SourceProfile, dtype: pl.DataType) -> pl.Expr:
-    """A PostgreSQL value as the ingest stores it: blank text is null, csat trimmed, tags a list
-    (a text split on the profile's separator, if any), trimmed and without blanks."""
+    """A PostgreSQL value as the ingest stores it, by the ingest's own rules: blank text is
+    null, csat trimmed, tags a list (a text split on the profile's separator, if any)."""
     value = pl.col(canonical)
     if canonical in ("created_at", "resolved_at"):
         return value.cast(UTC_TIMESTAMP)
     if canonical == "tags":
-        separator = profile.columns["tags"].separator
-        items = value if isinstance(dtype, pl.List) else value.str.split(separator) if separator else pl.concat_list(value)
-        tags = items.list.eval(pl.element().str.strip_chars()).list.eval(pl.element().filter(pl.element() != ""))
-        return pl.when(tags.list.len() > 0).then(tags).alias(canonical)
-    blank = value.is_null() | (value.str.strip_chars() == "")
-    return pl.when(~blank).then(value.str.strip_chars() if canonical == "csat" else value).alias(canonical)
+        return tag_list([value], profile.columns["tags"].separator, [isinstance(dtype, pl.List)]).alias(canonical)
+    return nonblank(value.str.strip_chars() if canonical == "csat" else value).alias(canonical)
 
 
 def all_match(reconciled: pl.DataFrame) -> bool:

@@ -252,7 +252,7 @@ def csv_plan(
         mapped.append((spec.source if len(copies) == 1 else f"{spec.source} (x{len(copies)})", canonical))
         cells = [pl.col(c) for c in copies]
         if canonical == "tags":
-            values[canonical] = _tags_of(cells, spec.separator, [c in lists for c in copies])
+            values[canonical] = tag_list(cells, spec.separator, [c in lists for c in copies])
         elif canonical == "comments":
             people = [
                 (by_header[n.lower()][0], by_header[i.lower()][0]) for n, i in profile.people if {n.lower(), i.lower()} <= set(by_header)
@@ -276,7 +276,7 @@ def nonblank(text: pl.Expr) -> pl.Expr:
     return pl.when(present(text)).then(text)
 
 
-def _tags_of(cells: list[pl.Expr], separator: str | None, listed: list[bool]) -> pl.Expr:
+def tag_list(cells: list[pl.Expr], separator: str | None, listed: list[bool]) -> pl.Expr:
     """Every copy's tags (split on ``separator`` unless the copy is a list already), trimmed,
     blanks dropped; null when none."""
     lists = [
