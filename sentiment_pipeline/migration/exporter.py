@@ -83,11 +83,11 @@ def export_days(
     fixed = set(ASSETS.get(asset, {}))
     done = []
     with connection(dsn) as connected, connected.cursor() as cursor:
+        columns = _table_columns(cursor, target)  # kept up to date below as days add columns
         for key in keys:
             frame = pl.read_parquet(
                 storage.partition_uri(roots.storage_root, asset, key), storage_options=storage.polars_storage_options(roots.storage_root)
             )
-            columns = _table_columns(cursor, target)
             if columns is None:
                 columns = _create(cursor, target, frame, fixed)
             custom = [c for c in frame.columns if c not in fixed and c not in columns]

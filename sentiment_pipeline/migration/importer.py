@@ -60,22 +60,26 @@ def import_days(
     Returns each day of the range, in order; ``progress`` hears of each as it is done."""
     days = days_between(first, last)
     done: dict[date, ImportedDay] = {}
+
+    def landing_file(day: date) -> str:
+        return storage.join(landing_root, day.isoformat(), import_file_name(profile.name))
+
     with connection(dsn) as connected:
         layout = Tables.read(connected, tables, profile)
         metadata = {SOURCE_KEY.decode(): profile.name, TABLES_KEY: json.dumps(list(tables))}
+        packed = layout.packed()
         with connected.cursor() as cursor:
             cursor.adbc_statement.set_options(**{"adbc.postgresql.batch_size_hint_bytes": str(BATCH_BYTES)})
             cursor.execute(layout.query(layout.selected(), first, last, order=True))
             for day, table in by_day(cursor.fetch_record_batch()):
-                uri = storage.join(landing_root, day.isoformat(), import_file_name(profile.name))
-                frame = unpack(pl.from_arrow(table), layout.packed())
+                uri = landing_file(day)
+                frame = unpack(pl.from_arrow(table), packed)
                 rows, size = storage.write_parquet(frame, uri, compression="zstd", metadata=metadata)
                 done[day] = ImportedDay(day, rows, uri, size)
                 progress(done[day])
     for day in days:
         if day not in done:
-            uri = storage.join(landing_root, day.isoformat(), import_file_name(profile.name))
-            storage.delete([uri])
+            storage.delete([landing_file(day)])
             done[day] = ImportedDay(day, 0, None)
             progress(done[day])
     return [done[day] for day in days]
