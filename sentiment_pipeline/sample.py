@@ -168,6 +168,18 @@ def _canonical_rows(rng: random.Random, day: date, first_id: int, count: int) ->
     return rows
 
 
+def _routing(ticket: _Ticket) -> dict[str, str | None]:
+    """The columns both sample exports write under their canonical names, in this order."""
+    return {
+        "channel": ticket.channel,
+        "product": ticket.product,
+        "customer_id": ticket.customer_id,
+        "agent_id": ticket.agent_id,
+        "status": ticket.status,
+        "priority": ticket.priority,
+    }
+
+
 def _wide_row(ticket_id: str, ticket: _Ticket, created_text: str) -> dict[str, str | None]:
     """A row of the wide CSV export, under a mix of header aliases (the ingest maps them)."""
     return {
@@ -175,12 +187,7 @@ def _wide_row(ticket_id: str, ticket: _Ticket, created_text: str) -> dict[str, s
         "Created": created_text,
         "subject": ticket.subject,
         "Description": ticket.body,
-        "channel": ticket.channel,
-        "product": ticket.product,
-        "customer_id": ticket.customer_id,
-        "agent_id": ticket.agent_id,
-        "status": ticket.status,
-        "priority": ticket.priority,
+        **_routing(ticket),
         "resolved_at": ticket.resolved.strftime("%Y-%m-%dT%H:%M:%SZ") if ticket.resolved else None,
         "csat": None if ticket.csat is None else str(ticket.csat),
         "tags": ";".join(ticket.tags) or None,
@@ -539,12 +546,7 @@ def _chat_line(ticket_id: str, ticket: _Ticket, rng: random.Random) -> str:
         "timestamp": ticket.created.replace(tzinfo=UTC).isoformat(),
         "subject": ticket.subject,
         "message": ticket.body,
-        "channel": ticket.channel,
-        "product": ticket.product,
-        "customer_id": ticket.customer_id,
-        "agent_id": ticket.agent_id,
-        "status": ticket.status,
-        "priority": ticket.priority,
+        **_routing(ticket),
         "tags": ticket.tags,
         "session": {"browser": rng.choice(["firefox", "chrome", "safari"]), "wait_seconds": rng.randrange(5, 900)},
     }
